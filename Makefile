@@ -1,0 +1,49 @@
+# MotCua — make help lists the targets.
+SHELL := /bin/bash
+VENV  := .venv
+PY    := $(VENV)/bin/python
+FLASK := $(VENV)/bin/flask --app wsgi
+PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: help install install-browser run db demo test test-sqlite test-postgres bench lint clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+install: $(VENV)/.installed  ## create .venv and install everything the app needs
+
+install-browser:  ## Debian's Chromium and fonts for the browser tests
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-liberation2 >/dev/null; }
+
+db: install  ## migrate the database (SQLite by default, DATABASE_URL otherwise)
+	$(FLASK) db upgrade
+
+demo: db  ## seed the demo agencies, users and procedures
+	$(FLASK) seed demo
+
+run: demo  ## set everything up and serve the app at http://127.0.0.1:5000
+	$(FLASK) run --host $(HOST) --port $(PORT)
+
+test: install install-browser  ## set everything up and run the whole suite on SQLite, then on PostgreSQL
+	$(PY) -m pytest -n 2 --dist loadfile
+	TEST_DATABASE_URL=$(PG_URL) $(PY) -m pytest -n 2 --dist loadfile -m "not browser" tests/integration tests/workflows
+
+test-sqlite: install  ## the suite on SQLite only
+	$(PY) -m pytest
+
+bench: install  ## the benchmark: raw SpiffWorkflow vs the app over HTTP (see bench/README.md)
+	$(PY) bench/run.py
+
+lint: install  ## ruff
+	$(VENV)/bin/ruff check .
+
+clean:  ## remove the virtualenv and local data
+	rm -rf $(VENV) instance

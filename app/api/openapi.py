@@ -1,0 +1,143 @@
+"""OpenAPI 3.1 description of /api/v1, served at /api/v1/openapi.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+ERR = {str(code): {"$ref": f"#/components/responses/E{code}"} for code in (401, 403, 404, 409, 422, 429)}
+
+
+def _errs(*codes: int) -> dict[str, Any]:
+    return {str(c): ERR[str(c)] for c in codes}
+
+
+def _page(item: str) -> dict[str, Any]:
+    return {"type": "object", "required": ["items", "next_cursor"],
+            "properties": {"items": {"type": "array", "items": _ref(item)},
+                           "next_cursor": {"type": ["integer", "null"]}}}
+
+
+PAGING = [
+    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}},
+    {"name": "cursor", "in": "query", "schema": {"type": "integer"}},
+]
+BEARER = [{"bearer": []}]
+TASK_ID = {"name": "task_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+CODE = {"name": "code", "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def spec() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "MotCua API", "version": "1",
+                 "description": "Một cửa điện tử: thủ tục, hồ sơ, công việc và tra cứu. Errors are "
+                                "{error: {code, message}}; messages are Vietnamese unless Accept-Language: en."},
+        "servers": [{"url": "/api/v1"}],
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
+                                           "description": "flask users token USERNAME"}},
+            "schemas": {
+                "Error": {"type": "object", "required": ["error"], "properties": {"error": {
+                    "type": "object", "required": ["code", "message"],
+                    "properties": {"code": {"type": "string"}, "message": {"type": "string"},
+                                   "details": {}}}}},
+                "Procedure": {"type": "object", "required": ["code", "name", "version"], "properties": {
+                    "code": {"type": "string"}, "name": {"type": "string"}, "field": {"type": "string"},
+                    "unit": {"type": "string"}, "version": {"type": ["integer", "null"]},
+                    "processing_time": {"type": "object"}}},
+                "Applicant": {"type": "object", "required": ["name"], "properties": {
+                    "name": {"type": "string"}, "id_number": {"type": "string"}, "phone": {"type": "string"},
+                    "email": {"type": "string", "format": "email"}, "address": {"type": "string"}}},
+                "NewDossier": {"type": "object", "required": ["procedure", "applicant", "data"], "properties": {
+                    "procedure": {"type": "string", "description": "procedure code"},
+                    "channel": {"enum": ["online", "counter", "postal"], "default": "online"},
+                    "applicant": _ref("Applicant"),
+                    "data": {"type": "object", "description": "submission form fields; files as data URLs "
+                             "(data:<mime>;name=<file name>;base64,<data>)"}}},
+                "DossierCreated": {"type": "object",
+                                   "required": ["code", "tracking_secret", "status", "status_label", "due_at"],
+                                   "properties": {"code": {"type": "string"}, "tracking_secret": {"type": "string"},
+                                                  "status": {"type": "integer", "minimum": 1, "maximum": 10},
+                                                  "status_label": {"type": "string"},
+                                                  "due_at": {"type": ["string", "null"], "format": "date-time"},
+                                                  "tracking_url": {"type": "string"}}},
+                "Task": {"type": "object", "required": ["id", "dossier_code", "name", "role", "unit", "assignee",
+                                                        "due_at"],
+                         "properties": {"id": {"type": "integer"}, "dossier_code": {"type": "string"},
+                                        "name": {"type": "string"}, "bpmn_id": {"type": "string"},
+                                        "role": {"type": "string"}, "unit": {"type": "string"},
+                                        "assignee": {"type": ["string", "null"]}, "state": {"type": "string"},
+                                        "form": {"type": ["string", "null"]},
+                                        "created_at": {"type": "string", "format": "date-time"},
+                                        "due_at": {"type": ["string", "null"], "format": "date-time"}}},
+                "Step": {"type": "object", "properties": {
+                    "name": {"type": "string"}, "role": {"type": ["string", "null"]},
+                    "unit": {"type": ["string", "null"]}, "finished_at": {"type": "string", "format": "date-time"},
+                    "status": {"type": "integer"}, "status_label": {"type": "string"}}},
+                "Tracking": {"type": "object", "required": ["code", "status", "status_label", "steps", "due_at"],
+                             "properties": {"code": {"type": "string"}, "status": {"type": "integer"},
+                                            "status_label": {"type": "string"},
+                                            "due_at": {"type": ["string", "null"], "format": "date-time"},
+                                            "steps": {"type": "array", "items": _ref("Step")},
+                                            "tasks": {"type": "array", "items": {"type": "object"}}}},
+                "Completion": {"type": "object", "properties": {"data": {"type": "object"}}},
+            },
+            "responses": {f"E{c}": _json(_ref("Error"), d) for c, d in (
+                (401, "Missing or invalid bearer token"), (403, "Not allowed for this user"),
+                (404, "Not found"), (409, "Conflict: held by another user or already done"),
+                (422, "Invalid data; details lists per-field messages"), (429, "Rate limited"))},
+        },
+        "paths": {
+            "/procedures": {"get": {"summary": "Published procedures", "parameters": PAGING,
+                                    "responses": {"200": _json(_page("Procedure"))}}},
+            "/procedures/{code}": {"get": {"summary": "A procedure with its submission form (JSON Schema)",
+                                           "parameters": [CODE],
+                                           "responses": {"200": _json({"type": "object"}), **_errs(404)}}},
+            "/dossiers": {"post": {"summary": "Submit a dossier (no account; rate limited)",
+                                   "requestBody": {"required": True, "content": {
+                                       "application/json": {"schema": _ref("NewDossier")}}},
+                                   "responses": {"201": _json(_ref("DossierCreated"), "Created"),
+                                                 **_errs(404, 422, 429)}}},
+            "/dossiers/{code}": {"get": {"summary": "A dossier with data, history and open tasks (officials)",
+                                         "security": BEARER, "parameters": [CODE],
+                                         "responses": {"200": _json({"type": "object"}), **_errs(401, 403, 404)}}},
+            "/tasks": {"get": {"summary": "Task inbox", "security": BEARER, "parameters": [
+                {"name": "scope", "in": "query", "schema": {"enum": ["mine", "available"], "default": "available"}},
+                *PAGING], "responses": {"200": _json(_page("Task")), **_errs(401)}}},
+            "/tasks/{task_id}": {"get": {"summary": "A task with its form schema", "security": BEARER,
+                                         "parameters": [TASK_ID],
+                                         "responses": {"200": _json(_ref("Task")), **_errs(401, 403, 404)}}},
+            "/tasks/{task_id}/claim": {"post": {"summary": "Claim", "security": BEARER, "parameters": [TASK_ID],
+                                                "responses": {"200": _json(_ref("Task")),
+                                                              **_errs(401, 403, 404, 409)}}},
+            "/tasks/{task_id}/release": {"post": {"summary": "Release", "security": BEARER,
+                                                  "parameters": [TASK_ID],
+                                                  "responses": {"200": _json(_ref("Task")),
+                                                                **_errs(401, 404, 409)}}},
+            "/tasks/{task_id}/complete": {"post": {
+                "summary": "Complete with form data (claims it if unclaimed)", "security": BEARER,
+                "parameters": [TASK_ID],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("Completion")}}},
+                "responses": {"200": _json({"type": "object"}), **_errs(401, 403, 404, 409, 422)}}},
+            "/tracking/{code}": {"get": {"summary": "Public tracking by code and secret (rate limited)",
+                                         "parameters": [CODE, {"name": "secret", "in": "query", "required": True,
+                                                               "schema": {"type": "string"}}],
+                                         "responses": {"200": _json(_ref("Tracking")), **_errs(404, 429)}}},
+            "/tracking/{code}/tasks/{task_id}/complete": {"post": {
+                "summary": "The applicant completes a task of theirs (e.g. supplies missing papers)",
+                "parameters": [CODE, TASK_ID],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["secret", "data"],
+                    "properties": {"secret": {"type": "string"}, "data": {"type": "object"}}}}}},
+                "responses": {"200": _json(_ref("Tracking")), **_errs(404, 409, 422, 429)}}},
+        },
+    }

@@ -1,0 +1,244 @@
+"""The JSON API, /api/v1 (documented at /api/v1/openapi.json). Thin: parse, call a service, commit, shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, request, url_for
+from sqlalchemy import select
+
+from app.api.openapi import spec as openapi_spec
+from app.auth.current import api_user
+from app.catalog.models import Procedure
+from app.catalog.services import get_procedure
+from app.common.errors import AppError, Forbidden, NotFound, ValidationFailed
+from app.common.timefmt import iso
+from app.dossiers import services as dossiers
+from app.dossiers.models import Dossier, status_label
+from app.extensions import db, limiter
+from app.inbox import services as inbox
+from app.inbox.models import Task
+from app.web.helpers import lang
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+def _json_body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise AppError("Nội dung yêu cầu phải là một đối tượng JSON.", "The request body must be a JSON object.",
+                       code="bad_json")
+    return body
+
+
+def _paging() -> tuple[int, int | None]:
+    try:
+        limit = int(request.args.get("limit", 50))
+        cursor_raw = request.args.get("cursor")
+        cursor = int(cursor_raw) if cursor_raw not in (None, "") else None
+    except ValueError:
+        raise ValidationFailed("limit và cursor phải là số nguyên.", "limit and cursor must be integers.") from None
+    if limit < 1 or limit > 500:
+        raise ValidationFailed("limit phải từ 1 đến 500.", "limit must be between 1 and 500.")
+    return limit, cursor
+
+
+def _page(items: list[dict[str, Any]], rows: list[Any], limit: int) -> dict[str, Any]:
+    return {"items": items, "next_cursor": rows[-1].id if len(rows) == limit else None}
+
+
+def task_json(t: Task) -> dict[str, Any]:
+    return {
+        "id": t.id,
+        "dossier_code": t.dossier.code,
+        "name": t.name,
+        "bpmn_id": t.bpmn_id,
+        "role": t.role.code,
+        "unit": t.unit.code,
+        "assignee": t.assignee.username if t.assignee else None,
+        "state": t.state,
+        "form": t.form,
+        "created_at": iso(t.created_at),
+        "due_at": iso(t.due_at),
+    }
+
+
+def _dossier_brief(d: Dossier) -> dict[str, Any]:
+    return {"code": d.code, "status": d.status, "status_label": d.status_label(lang()), "due_at": iso(d.due_at)}
+
+
+def _step_json(s: Any) -> dict[str, Any]:
+    return {"name": s.name, "role": s.role_code, "unit": s.unit.name if s.unit else None,
+            "finished_at": iso(s.finished_at), "status": s.status_after,
+            "status_label": status_label(s.status_after, lang())}
+
+
+# --------------------------------------------------------------------------- public
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(openapi_spec())
+
+
+@bp.get("/procedures")
+def procedures():
+    limit, cursor = _paging()
+    q = select(Procedure).where(Procedure.active.is_(True), Procedure.current_version_id.is_not(None))
+    if cursor is not None:
+        q = q.where(Procedure.id > cursor)
+    rows = list(db.session.scalars(q.order_by(Procedure.id).limit(limit)))
+    items = [{"code": p.code, "name": p.name, "field": p.field, "unit": p.unit.code,
+              "version": p.current_version.number if p.current_version else None,
+              "processing_time": p.processing_time} for p in rows]
+    return jsonify(_page(items, rows, limit))
+
+
+@bp.get("/procedures/<code>")
+def procedure(code: str):
+    p = get_procedure(code)
+    v = p.current_version
+    assert v is not None
+    start_form = v.spec.outline.get("start_form")
+    return jsonify({"code": p.code, "name": p.name, "field": p.field, "description": p.description,
+                    "unit": {"code": p.unit.code, "name": p.unit.name}, "version": v.number,
+                    "meta": p.meta, "submission_form": v.form(start_form)})
+
+
+@bp.post("/dossiers")
+@limiter.limit(lambda: current_app.config["RATELIMIT_SUBMIT"])
+def submit():
+    body = _json_body()
+    dossier, secret = dossiers.submit(str(body.get("procedure") or ""), str(body.get("channel") or "online"),
+                                      body.get("applicant") or {}, body.get("data") or {},
+                                      lang=lang())
+    db.session.commit()
+    out = _dossier_brief(dossier)
+    out["tracking_secret"] = secret
+    out["tracking_url"] = url_for("tracking.show", code=dossier.code, _external=False)
+    return jsonify(out), 201
+
+
+@bp.get("/tracking/<code>")
+@limiter.limit(lambda: current_app.config["RATELIMIT_TRACKING"])
+def tracking(code: str):
+    dossier = _tracked(code, request.args.get("secret", ""))
+    return jsonify(_tracking_json(dossier))
+
+
+def _tracked(code: str, secret: str) -> Dossier:
+    dossier = db.session.scalar(select(Dossier).where(Dossier.code == code))
+    # an unknown code and a wrong secret answer the same
+    if dossier is None or not dossiers.check_secret(dossier, secret):
+        raise NotFound("Không tìm thấy hồ sơ với mã và mã tra cứu đã nhập.",
+                       "No dossier with that code and secret.")
+    return dossier
+
+
+def _tracking_json(d: Dossier) -> dict[str, Any]:
+    out = _dossier_brief(d)
+    out.update({
+        "procedure": {"code": d.procedure.code, "name": d.procedure.name},
+        "unit": {"code": d.unit.code, "name": d.unit.name, "phone": d.unit.phone, "email": d.unit.email},
+        "channel": d.channel,
+        "submitted_at": iso(d.submitted_at),
+        "received_at": iso(d.received_at),
+        "finished_at": iso(d.finished_at),
+        "steps": [_step_json(s) for s in dossiers.steps(d)],
+        "tasks": [{"id": t.id, "name": t.name, "form": d.version.form(t.form), "created_at": iso(t.created_at),
+                   "documentation": t.documentation} for t in inbox.applicant_tasks(d)],
+    })
+    return out
+
+
+@bp.post("/tracking/<code>/tasks/<int:task_id>/complete")
+@limiter.limit(lambda: current_app.config["RATELIMIT_TRACKING"])
+def tracking_complete(code: str, task_id: int):
+    body = _json_body()
+    dossier = _tracked(code, str(body.get("secret") or ""))
+    inbox.complete_as_applicant(dossier, task_id, body.get("data") or {}, lang=lang())
+    db.session.commit()
+    return jsonify(_tracking_json(dossier))
+
+
+# --------------------------------------------------------------------------- officials
+
+
+@bp.get("/dossiers/<code>")
+def dossier(code: str):
+    user = api_user()
+    d = dossiers.get_dossier(code)
+    if not dossiers.can_view(user, d):
+        raise Forbidden("Hồ sơ không thuộc đơn vị của bạn.", "This dossier is not in your units.")
+    out = _dossier_brief(d)
+    out.update({
+        "procedure": {"code": d.procedure.code, "name": d.procedure.name, "version": d.version.number},
+        "unit": d.unit.code,
+        "channel": d.channel,
+        "applicant": {"name": d.applicant_name, "id_number": d.applicant_id_number, "phone": d.applicant_phone,
+                      "email": d.applicant_email, "address": d.applicant_address},
+        "data": d.data,
+        "submitted_at": iso(d.submitted_at),
+        "received_at": iso(d.received_at),
+        "finished_at": iso(d.finished_at),
+        "attachments": [{"id": a.id, "field": a.field, "filename": a.filename, "content_type": a.content_type,
+                         "size": a.size} for a in dossiers.attachments(d)],
+        "steps": [_step_json(s) for s in dossiers.steps(d)],
+        "history": [{"at": iso(h.at), "actor": h.actor_label, "action": h.action, "from_status": h.from_status,
+                     "to_status": h.to_status, "detail": h.detail, "note": h.note} for h in dossiers.history(d)],
+        "tasks": [task_json(t) for t in inbox.open_tasks(d)],
+    })
+    return jsonify(out)
+
+
+@bp.get("/tasks")
+def tasks():
+    user = api_user()
+    limit, cursor = _paging()
+    scope = request.args.get("scope", "available")
+    rows = inbox.list_tasks(user, scope, limit=limit, cursor=cursor)
+    return jsonify(_page([task_json(t) for t in rows], rows, limit))
+
+
+@bp.get("/tasks/<int:task_id>")
+def task(task_id: int):
+    user = api_user()
+    t = inbox.get_task(task_id)
+    if not inbox.may_work(user, t) and not dossiers.can_view(user, t.dossier):
+        raise Forbidden("Bạn không có quyền xem công việc này.", "You may not see this task.")
+    out = task_json(t)
+    out["form_schema"] = t.dossier.version.form(t.form)
+    out["dossier_status"] = t.dossier.status
+    return jsonify(out)
+
+
+@bp.post("/tasks/<int:task_id>/claim")
+def claim(task_id: int):
+    user = api_user()
+    t = inbox.claim(task_id, user)
+    db.session.commit()
+    return jsonify(task_json(t))
+
+
+@bp.post("/tasks/<int:task_id>/release")
+def release(task_id: int):
+    user = api_user()
+    t = inbox.release(task_id, user)
+    db.session.commit()
+    return jsonify(task_json(t))
+
+
+@bp.post("/tasks/<int:task_id>/complete")
+def complete(task_id: int):
+    user = api_user()
+    body = _json_body()
+    data = body.get("data", {})
+    if not isinstance(data, dict):
+        raise ValidationFailed("data phải là một đối tượng JSON.", "data must be a JSON object.")
+    t = inbox.complete(task_id, data, dossiers.Actor(user), lang=lang())
+    db.session.commit()
+    d = t.dossier
+    out = _dossier_brief(d)
+    out["task"] = task_json(t)
+    out["tasks"] = [task_json(x) for x in inbox.open_tasks(d)]
+    return jsonify(out)

@@ -1,0 +1,57 @@
+"""Open human tasks, materialised as rows so an inbox never deserialises a workflow."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.auth.models import Role, Unit, User
+from app.common.types import JsonType, UTCDateTime, utcnow
+from app.dossiers.models import Dossier
+from app.extensions import db
+
+OPEN, DONE, CANCELLED = "open", "done", "cancelled"
+
+
+class Task(db.Model):
+    __tablename__ = "tasks"
+    __table_args__ = (
+        # inbox "my roles in my unit": open tasks of a role in a unit, by due date
+        Index("ix_tasks_queue", "state", "unit_id", "role_id", "due_at", "id"),
+        Index("ix_tasks_assignee", "assignee_id", "state", "due_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"), index=True)
+    #: the SpiffWorkflow task UUID
+    engine_task_id: Mapped[str] = mapped_column(String(36), unique=True)
+    bpmn_id: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255))
+    lane: Mapped[str | None] = mapped_column(String(255))
+    role_id: Mapped[int] = mapped_column(ForeignKey("roles.id"))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    form: Mapped[str | None] = mapped_column(String(255))
+    ui_form: Mapped[str | None] = mapped_column(String(255))
+    state: Mapped[str] = mapped_column(String(16), default=OPEN)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    data: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+    documentation: Mapped[str | None] = mapped_column(String(2000))
+    lock_version: Mapped[int] = mapped_column(Integer, default=1)
+
+    dossier: Mapped[Dossier] = relationship(lazy="joined")
+    role: Mapped[Role] = relationship(lazy="joined")
+    unit: Mapped[Unit] = relationship(lazy="joined")
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id], lazy="joined")
+
+    __mapper_args__ = {"version_id_col": lock_version}
+
+    @property
+    def is_open(self) -> bool:
+        return self.state == OPEN

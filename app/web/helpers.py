@@ -1,0 +1,39 @@
+"""Template helpers: language, dates in Vietnam time, money, status labels."""
+
+from __future__ import annotations
+
+from flask import Flask, request, session
+
+from app.auth.current import current_user
+from app.common.timefmt import fmt_date, fmt_datetime
+from app.dossiers.models import CHANNEL_LABELS, status_label
+
+
+def lang() -> str:
+    """Vietnamese unless the user chose English (session) or, for the API, asked for it."""
+    chosen = session.get("lang") if request else None
+    if chosen in ("vi", "en"):
+        return chosen
+    if request and request.path.startswith("/api/"):
+        best = request.accept_languages.best_match(["vi", "en"], default="vi")
+        return best or "vi"
+    return "vi"
+
+
+def money(amount: int | float | None) -> str:
+    """200000 → '200.000 đ'."""
+    if amount is None:
+        return ""
+    return f"{int(amount):,}".replace(",", ".") + " đ"
+
+
+def register(app: Flask) -> None:
+    app.jinja_env.filters["datetime"] = fmt_datetime
+    app.jinja_env.filters["date"] = fmt_date
+    app.jinja_env.filters["money"] = money
+    app.jinja_env.filters["status_label"] = lambda s: status_label(s, lang())
+    app.jinja_env.filters["channel_label"] = lambda c: CHANNEL_LABELS.get(c, c)
+
+    @app.context_processor
+    def inject() -> dict:
+        return {"current_user": current_user(), "lang": lang()}
