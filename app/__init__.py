@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import sqlite3
 from typing import Any
 
@@ -36,6 +37,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     else:
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 10}
     os.makedirs(app.instance_path, exist_ok=True)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret(app.instance_path)
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
@@ -43,6 +46,16 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     register_commands(app)
     logging.getLogger("SpiffWorkflow").setLevel(logging.WARNING)
     return app
+
+
+def _instance_secret(instance_path: str) -> str:
+    path = os.path.join(instance_path, "secret_key")
+    if not os.path.exists(path):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(48))
+    with open(path) as fh:
+        return fh.read().strip()
 
 
 def register_extensions(app: Flask) -> None:

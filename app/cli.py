@@ -17,6 +17,7 @@ units_cli = AppGroup("units", help="Đơn vị (cơ quan) xử lý hồ sơ.")
 users_cli = AppGroup("users", help="Người dùng, vai trò và mã truy cập API.")
 workflows_cli = AppGroup("workflows", help="Quy trình BPMN của thủ tục.")
 seed_cli = AppGroup("seed", help="Dữ liệu mẫu.")
+roles_cli = AppGroup("roles", help="Vai trò và tên làn (lane) ứng với vai trò.")
 
 
 def _fail(message: str) -> None:
@@ -108,6 +109,34 @@ def workflows_deploy(paths: tuple[str, ...], forms_dir: str | None, unit_code: s
         sys.exit(1)
 
 
+@roles_cli.command("list")
+def roles_list() -> None:
+    """Roles with the lane names that map to them."""
+    from sqlalchemy import select
+
+    from app.auth.models import Role
+
+    auth.ensure_builtin_roles()
+    db.session.commit()
+    for role in db.session.scalars(select(Role).order_by(Role.id)):
+        click.echo(f"{role.code}\t{role.name}\t" + "; ".join(a.alias for a in role.aliases))
+
+
+@roles_cli.command("alias")
+@click.argument("role_code")
+@click.argument("alias")
+def roles_alias(role_code: str, alias: str) -> None:
+    """Let lanes named ALIAS (case and diacritics ignored) map to ROLE_CODE."""
+    try:
+        auth.ensure_builtin_roles()
+        auth.add_alias(auth.get_role(role_code), alias)
+        db.session.commit()
+    except AppError as exc:
+        _fail(exc.message)
+        return
+    click.echo(f"Làn “{alias}” → vai trò {role_code}")
+
+
 @seed_cli.command("demo")
 def seed_demo() -> None:
     """Demo agencies, users in every role, and the procedures in workflows/."""
@@ -119,5 +148,5 @@ def seed_demo() -> None:
 
 
 def register(app: Flask) -> None:
-    for group in (units_cli, users_cli, workflows_cli, seed_cli):
+    for group in (units_cli, users_cli, roles_cli, workflows_cli, seed_cli):
         app.cli.add_command(group)

@@ -16,7 +16,9 @@ def _bool(name: str, default: bool) -> bool:
 
 
 class Config:
-    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-change-me")
+    #: set SECRET_KEY in production (the same value on every web worker); otherwise one is generated
+    #: once per installation and kept in instance/secret_key
+    SECRET_KEY = os.environ.get("SECRET_KEY")
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or f"sqlite:///{ROOT / 'instance' / 'motcua.sqlite'}"
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}
     UPLOAD_DIR = os.environ.get("UPLOAD_DIR") or str(ROOT / "instance" / "uploads")

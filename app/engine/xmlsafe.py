@@ -35,9 +35,7 @@ _DECLARATION_RE_BYTES = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 _XML_DECL_ENCODING_RE = re.compile(
     rb"\A(?:\xef\xbb\xbf)?<\?xml[^>]*?\bencoding\s*=\s*([\"'])([A-Za-z0-9._:-]*)\1", re.DOTALL
 )
-_STR_XML_DECL_ENCODING_RE = re.compile(
-    r"\A(\ufeff?<\?xml[^>]*?\bencoding\s*=\s*)([\"'])[A-Za-z0-9._:-]*\2", re.DOTALL
-)
+_STR_XML_DECL_ENCODING_RE = re.compile(r"\A(\ufeff?<\?xml[^>]*?\bencoding\s*=\s*)([\"'])[A-Za-z0-9._:-]*\2", re.DOTALL)
 
 # Encodings a BPMN editor can plausibly produce. Anything else (UTF-7, EBCDIC, ...) is refused because
 # the raw-text DOCTYPE check could not see through it.
@@ -122,9 +120,7 @@ def _to_bytes(data: bytes | str) -> bytes:
 
 
 def _too_large() -> UnsafeXmlError:
-    return UnsafeXmlError(
-        f"Tệp quá lớn: giới hạn là {MAX_XML_BYTES // (1024 * 1024)} MB cho một tệp BPMN."
-    )
+    return UnsafeXmlError(f"Tệp quá lớn: giới hạn là {MAX_XML_BYTES // (1024 * 1024)} MB cho một tệp BPMN.")
 
 
 def _line_of(text: bytes | str, offset: int) -> int:
