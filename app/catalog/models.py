@@ -20,9 +20,10 @@ class WorkflowSpec(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     sha256: Mapped[str] = mapped_column(String(64), unique=True)
     process_id: Mapped[str] = mapped_column(String(255))
-    bpmn_xml: Mapped[str] = mapped_column(Text)
+    #: deferred: large, and needed only when a process has not cached the spec yet
+    bpmn_xml: Mapped[str] = mapped_column(Text, deferred=True)
     #: the engine's serialized spec (compressed); see app.engine.compile_bpmn
-    compiled: Mapped[bytes] = mapped_column(LargeBinary)
+    compiled: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     #: what the app needs without deserializing: user tasks, lanes, forms, properties
     outline: Mapped[dict[str, Any]] = mapped_column(JsonType)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

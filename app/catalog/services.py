@@ -159,7 +159,7 @@ def publish_version(version: ProcedureVersion, actor: User | None = None) -> Non
 
 def model_of(version: ProcedureVersion) -> engine.CompiledModel:
     spec = version.spec
-    return engine.CompiledModel(key=spec.sha256, process_id=spec.process_id, compiled=spec.compiled,
+    return engine.CompiledModel(key=spec.sha256, process_id=spec.process_id, compiled=lambda: spec.compiled,
                                 outline=spec.outline)
 
 

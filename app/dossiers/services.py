@@ -277,7 +277,7 @@ def submit(procedure_code: str, channel: str, applicant: dict[str, Any], data: d
     schema = version.form(start_form) or {"type": "object", "properties": {}}
     for k, v in validate_data(schema, data, lang=lang).items():
         errors[f"data.{k}" if k else "data"] = v
-    if not errors and not (applicant.get("phone") or applicant.get("email")):
+    if not (applicant.get("phone") or applicant.get("email")) and "applicant.phone" not in errors:
         errors["applicant.phone"] = ["Vui lòng nhập số điện thoại hoặc thư điện tử để nhận thông báo."
                                      if lang != "en" else "Give a phone number or an e-mail address."]
     if errors:

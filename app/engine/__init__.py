@@ -77,8 +77,12 @@ class EngineError(RuntimeError):
 class CompiledModel:
     key: str  # content hash: the cache key of the deserialized spec
     process_id: str
-    compiled: bytes
+    #: the serialized spec, or a function that loads it (called only when this process lacks the spec)
+    compiled: bytes | Callable[[], bytes]
     outline: dict[str, Any]
+
+    def compiled_bytes(self) -> bytes:
+        return self.compiled() if callable(self.compiled) else self.compiled
 
 
 @dataclass(frozen=True)
@@ -155,7 +159,7 @@ class _SpecCache:
             if hit is not None:
                 self._items.move_to_end(model.key)
                 return hit
-        dct = json.loads(zlib.decompress(model.compiled))
+        dct = json.loads(zlib.decompress(model.compiled_bytes()))
         spec = _SPEC_REGISTRY.restore(dct["spec"])
         subs = {name: _SPEC_REGISTRY.restore(s) for name, s in dct["subprocess_specs"].items()}
         with self._lock:

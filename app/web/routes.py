@@ -55,8 +55,7 @@ def submit(code: str):
                 attach_errors(data_form, exc.details, "data.")
             else:
                 # the secret is shown once, on the next page (post/redirect/get: a reload does not resubmit)
-                session.setdefault("submitted", {})[dossier.code] = secret
-                session.modified = True
+                session["submitted"] = {dossier.code: secret}  # only the latest: the cookie is signed, not secret
                 return redirect(url_for("web.submitted", code=dossier.code))
     return render_template("public/submit.html", procedure=proc, applicant_form=applicant_form,
                            data_form=data_form), (422 if request.method == "POST" else 200)

@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
@@ -138,12 +139,16 @@ def inbox_row(page: Page, code: str):
     return page.get_by_role("row").filter(has=page.get_by_role("link", name=code, exact=True))
 
 
-def track(page: Page, code: str, secret: str) -> None:
+def track(page: Page, code: str, secret: str) -> int:
+    """Look a dossier up from the tracking form; returns the HTTP status of the form's answer."""
     page.get_by_role("navigation", name="Điều hướng chính").get_by_role("link", name="Tra cứu hồ sơ").click()
     expect(page.get_by_role("heading", level=1, name="Tra cứu hồ sơ")).to_be_visible()
     page.get_by_label("Mã hồ sơ").fill(code)
     page.get_by_label("Mã tra cứu").fill(secret)
-    page.get_by_role("button", name="Tra cứu").click()
+    with page.expect_response(lambda r: urlsplit(r.url).path == "/tra-cuu/") as answer:
+        page.get_by_role("button", name="Tra cứu").click()
+    page.wait_for_load_state()
+    return answer.value.status
 
 
 # --------------------------------------------------------------------------- the journey
@@ -251,7 +256,7 @@ def test_birth_registration_submit_receive_and_track(live_server: str, citizen: 
     log_out(official, "Trần Văn Hùng")
 
     # 5. the citizen tracks the dossier with code + secret
-    track(citizen, code, secret)
+    assert track(citizen, code, secret) == 302
     expect(citizen.get_by_role("heading", level=1, name=f"Hồ sơ {code}")).to_be_visible()
     expect(citizen.locator("#dossier-status")).to_have_text("Đang xử lý")
     timeline = citizen.get_by_role("list").filter(has_text="Nộp hồ sơ")
@@ -262,13 +267,13 @@ def test_birth_registration_submit_receive_and_track(live_server: str, citizen: 
 
     # 6. a wrong secret and an unknown code get the very same answer
     wrong = ("B" if secret[0] != "B" else "C") + secret[1:]
-    track(citizen, code, wrong)
+    assert track(citizen, code, wrong) == 404
     error = citizen.get_by_role("alert")
     expect(error).to_have_text(NOT_FOUND)
     expect(citizen.locator("#dossier-status")).to_have_count(0)
     shot(citizen, screenshots, "11-tracking-wrong-secret")
     wrong_secret_text = error.inner_text()
-    track(citizen, f"{UNIT_CODE}-000101-9999", secret)
+    assert track(citizen, f"{UNIT_CODE}-000101-9999", secret) == 404
     expect(error).to_have_text(NOT_FOUND)
     expect(citizen.locator("#dossier-status")).to_have_count(0)
     assert error.inner_text() == wrong_secret_text
