@@ -66,7 +66,15 @@ class ProcedureVersion(db.Model):
     procedure_id: Mapped[int] = mapped_column(ForeignKey("procedures.id"), index=True)
     number: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(20), default="draft")  # draft | published | retired
-    spec_id: Mapped[int] = mapped_column(ForeignKey("workflow_specs.id"))
+    #: compiled spec; None while a draft does not compile yet
+    spec_id: Mapped[int | None] = mapped_column(ForeignKey("workflow_specs.id"))
+    #: the BPMN source of this version (a draft's work in progress, or what was published)
+    bpmn_xml: Mapped[str] = mapped_column(Text, default="", server_default="", deferred=True)
+    note: Mapped[str] = mapped_column(Text, default="", server_default="")
+    #: the last lint result: [{level, code, element, name, message}]
+    lint: Mapped[list[dict[str, Any]]] = mapped_column(JsonType, default=list, server_default="[]")
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     #: form file name → JSON Schema, frozen with the version
     forms: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -75,8 +83,13 @@ class ProcedureVersion(db.Model):
     published_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     procedure: Mapped[Procedure] = relationship(foreign_keys=[procedure_id])
-    spec: Mapped[WorkflowSpec] = relationship(lazy="joined")
+    spec: Mapped[WorkflowSpec | None] = relationship(lazy="joined")
     published_by: Mapped[User | None] = relationship(foreign_keys=[published_by_id])
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+
+    @property
+    def outline(self) -> dict[str, Any]:
+        return self.spec.outline if self.spec is not None else {}
 
     def form(self, filename: str | None) -> dict[str, Any] | None:
         if not filename:

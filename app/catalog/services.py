@@ -7,16 +7,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app import engine
 from app.auth.models import Unit, User
-from app.auth.services import get_unit, role_for_lane
-from app.catalog.models import Procedure, ProcedureVersion, WorkflowSpec
+from app.auth.services import get_unit
+from app.catalog.models import Procedure, ProcedureVersion
 from app.common.errors import AppError, NotFound, ValidationFailed
-from app.common.types import utcnow
 from app.extensions import db
-from app.schemaforms import check_schema
 
 MAX_FORM_BYTES = 512 * 1024
 HUMAN_KINDS = {"UserTask", "ManualTask", "NoneTask"}
@@ -49,36 +47,12 @@ def read_forms(forms_dir: str | Path, names: list[str]) -> tuple[dict[str, Any],
     return forms, problems
 
 
-def check_model(model: engine.CompiledModel, forms: dict[str, Any]) -> list[dict[str, str]]:
-    """What stops this model from running in this installation: lanes without a role, bad forms."""
-    problems: list[dict[str, str]] = []
-    outline = model.outline
-    if not outline.get("start_form"):
-        problems.append({"element": "startEvent",
-                         "message": "Sự kiện bắt đầu chưa khai báo biểu mẫu nộp hồ sơ (formJsonSchemaFilename)."})
-    for bpmn_id, el in outline["elements"].items():
-        if el["kind"] in HUMAN_KINDS and role_for_lane(el.get("lane")) is None:
-            problems.append({"element": bpmn_id,
-                             "message": f"Bước '{el['name'] or bpmn_id}' nằm trong làn '{el.get('lane')}' "
-                                        "không ứng với vai trò nào."})
-    for name in outline["schema_forms"]:
-        schema = forms.get(name)
-        if schema is None:
-            continue  # reported by read_forms
-        for msg in check_schema(schema):
-            problems.append({"element": name, "message": f"{name}: {msg}"})
-    return problems
-
-
-def _spec_row(xml: bytes, model: engine.CompiledModel) -> WorkflowSpec:
-    digest = hashlib.sha256(xml).hexdigest()
-    row = db.session.scalar(select(WorkflowSpec).where(WorkflowSpec.sha256 == digest))
-    if row is None:
-        row = WorkflowSpec(sha256=digest, process_id=model.process_id, bpmn_xml=xml.decode("utf-8"),
-                           compiled=model.compiled, outline=model.outline)
-        db.session.add(row)
-        db.session.flush()
-    return row
+def referenced_forms(xml: bytes) -> list[str]:
+    """The form files a BPMN names (empty when it does not parse: the linter reports that)."""
+    try:
+        return list(engine.compile_bpmn(xml).outline["forms"])
+    except engine.BpmnError:
+        return []
 
 
 def deploy(xml: bytes, *, forms: dict[str, Any] | None = None, forms_dir: str | Path | None = None,
@@ -87,25 +61,24 @@ def deploy(xml: bytes, *, forms: dict[str, Any] | None = None, forms_dir: str | 
     """Register a new version of the procedure a BPMN file defines, and publish it.
 
     The procedure code is `meta["code"]`, else the process property `procedureCode`, else the process id.
-    Deploying identical BPMN and forms again returns the current version unchanged.
+    Deploying identical BPMN and forms again returns the current version unchanged. Lint errors refuse it.
     """
-    try:
-        model = engine.compile_bpmn(xml)
-    except engine.BpmnError as exc:
-        raise DeployError(exc.message, details=[{"element": exc.element or "", "message": exc.message}]) from None
+    from app.designer import services as designer
+
+    names = referenced_forms(xml)
+    problems: list[dict[str, str]] = []
+    if forms is None:
+        forms, problems = read_forms(forms_dir or ".", names)
+    else:
+        forms = {n: forms[n] for n in names if n in forms}
+    report = designer.lint_version_source(xml, forms)
+    if problems or not report.ok or report.model is None:
+        details = problems + [i.as_dict() for i in report.errors]
+        raise DeployError("Quy trình chưa thể triển khai: " + "; ".join(p["message"] for p in details),
+                          details=details)
+    model = report.model
     meta = dict(meta or {})
     props = model.outline["process_properties"]
-    if forms is None:
-        forms, problems = read_forms(forms_dir or ".", model.outline["forms"])
-    else:
-        missing = [n for n in model.outline["forms"] if n not in forms]
-        problems = [{"element": n, "message": f"Thiếu tệp biểu mẫu '{n}'."} for n in missing]
-        forms = {n: forms[n] for n in model.outline["forms"] if n in forms}
-    problems += check_model(model, forms)
-    if problems:
-        raise DeployError("Quy trình chưa thể triển khai: " + "; ".join(p["message"] for p in problems),
-                          details=problems)
-
     code = str(meta.get("code") or props.get("procedureCode") or model.process_id)
     name = str(meta.get("name") or props.get("procedureName") or model.outline["name"] or code)
     procedure = db.session.scalar(select(Procedure).where(Procedure.code == code))
@@ -127,34 +100,15 @@ def deploy(xml: bytes, *, forms: dict[str, Any] | None = None, forms_dir: str | 
         meta["processing_time"] = {"value": float(props["processingDays"]), "unit": "working_days"}
     procedure.meta = {**(procedure.meta or {}), **{k: v for k, v in meta.items() if k not in {"code", "name"}}}
 
-    spec = _spec_row(xml, model)
     current = procedure.current_version
-    if current is not None and current.spec_id == spec.id and current.forms == forms and publish:
+    digest = hashlib.sha256(xml).hexdigest()
+    if publish and current is not None and current.spec is not None and current.spec.sha256 == digest \
+            and current.forms == forms:
         return current
-    number = (db.session.scalar(select(func.max(ProcedureVersion.number))
-                                .where(ProcedureVersion.procedure_id == procedure.id)) or 0) + 1
-    version = ProcedureVersion(procedure_id=procedure.id, number=number, spec=spec, forms=forms,
-                               created_by_id=actor.id if actor else None, status="draft")
-    db.session.add(version)
-    db.session.flush()
+    version, _ = designer.new_version(procedure, xml, forms, actor, note="Triển khai từ tệp", require_clean=True)
     if publish:
-        publish_version(version, actor)
+        designer.publish(version, actor)
     return version
-
-
-def publish_version(version: ProcedureVersion, actor: User | None = None) -> None:
-    """New dossiers start on this version; running dossiers keep theirs."""
-    for other in db.session.scalars(select(ProcedureVersion).where(
-            ProcedureVersion.procedure_id == version.procedure_id, ProcedureVersion.status == "published")):
-        if other.id != version.id:
-            other.status = "retired"
-    version.status = "published"
-    version.published_at = utcnow()
-    version.published_by_id = actor.id if actor else None
-    procedure = db.session.get(Procedure, version.procedure_id)
-    assert procedure is not None
-    procedure.current_version_id = version.id
-    db.session.flush()
 
 
 def model_of(version: ProcedureVersion) -> engine.CompiledModel:
