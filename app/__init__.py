@@ -82,6 +82,7 @@ def _migrations_dir() -> str:
 def register_blueprints(app: Flask) -> None:
     from app.api.routes import bp as api_bp
     from app.auth.routes import bp as auth_bp
+    from app.designer import register as register_designer
     from app.extensions import csrf
     from app.inbox.routes import bp as inbox_bp
     from app.tracking.routes import bp as tracking_bp
@@ -93,6 +94,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(inbox_bp)
     app.register_blueprint(tracking_bp)
     app.register_blueprint(api_bp)
+    register_designer(app)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -242,3 +242,87 @@ def complete(task_id: int):
     out["task"] = task_json(t)
     out["tasks"] = [task_json(x) for x in inbox.open_tasks(d)]
     return jsonify(out)
+
+
+# --------------------------------------------------------------------------- designers
+
+
+def _version_json(v: Any) -> dict[str, Any]:
+    return {"number": v.number, "status": v.status, "note": v.note, "created_at": iso(v.created_at),
+            "published_at": iso(v.published_at),
+            "published_by": v.published_by.username if v.published_by else None,
+            "errors": [i for i in v.lint if i.get("level") == "error"],
+            "warnings": [i for i in v.lint if i.get("level") == "warning"]}
+
+
+@bp.get("/procedures/<code>/versions")
+def procedure_versions(code: str):
+    from app.designer import services as designer
+
+    user = api_user()
+    proc = designer.get_procedure_any(code)
+    designer.require_designer(user, proc)
+    return jsonify({"items": [_version_json(v) for v in designer.versions(proc)], "next_cursor": None})
+
+
+@bp.post("/procedures/<code>/versions")
+def create_version(code: str):
+    """Multipart: `bpmn` (the BPMN file), `forms` (form files, named as the BPMN references them),
+    optional `note`; `unit` creates the procedure if it does not exist yet."""
+    import json as _json
+
+    from app.auth.services import get_unit
+    from app.designer import services as designer
+    from app.engine.xmlsafe import MAX_XML_BYTES
+
+    user = api_user()
+    proc = db.session.scalar(select(Procedure).where(Procedure.code == code))
+    bpmn = request.files.get("bpmn")
+    content = bpmn.read(MAX_XML_BYTES + 1) if bpmn else b""
+    if not content or len(content) > MAX_XML_BYTES:
+        raise ValidationFailed("Cần tệp BPMN (trường 'bpmn'), tối đa 5 MB.",
+                               "A BPMN file ('bpmn', at most 5 MB) is required.",
+                               details=[{"level": "error", "code": "file", "element": None, "name": None,
+                                         "message": "Cần tệp BPMN, tối đa 5 MB."}])
+    forms: dict[str, Any] = {}
+    for f in request.files.getlist("forms"):
+        name = (f.filename or "").rsplit("/", 1)[-1]
+        try:
+            forms[name] = _json.loads(f.read(512 * 1024 + 1).decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            raise ValidationFailed(f"Tệp biểu mẫu '{name}' không phải JSON hợp lệ.",
+                                   f"Form '{name}' is not valid JSON.",
+                                   details=[{"level": "error", "code": "form-json", "element": name, "name": None,
+                                             "message": f"Tệp biểu mẫu '{name}' không phải JSON hợp lệ."}]) from None
+    if proc is None:
+        unit_code = request.form.get("unit")
+        if not unit_code:
+            raise NotFound(f"Không tìm thấy thủ tục '{code}' (gửi kèm 'unit' để tạo mới).",
+                           f"No procedure '{code}' (send 'unit' to create it).")
+        unit = get_unit(unit_code)
+        designer.require_designer(user, unit_id=unit.id)
+        proc = Procedure(code=code, name=request.form.get("name") or code, unit=unit, meta={})
+        db.session.add(proc)
+        db.session.flush()
+    designer.require_designer(user, proc)
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValidationFailed("Tệp BPMN phải được mã hoá UTF-8.", "The BPMN file must be UTF-8.") from None
+    version, _report = designer.new_version(proc, text, forms, user, note=request.form.get("note", ""),
+                                            require_clean=True)
+    db.session.commit()
+    return jsonify({"procedure": proc.code, **_version_json(version)}), 201
+
+
+@bp.post("/procedures/<code>/versions/<int:number>/publish")
+def publish_version(code: str, number: int):
+    from app.designer import services as designer
+
+    user = api_user()
+    proc = designer.get_procedure_any(code)
+    designer.require_designer(user, proc)
+    version = designer.get_version(proc, number)
+    designer.publish(version, user)
+    db.session.commit()
+    return jsonify({"procedure": proc.code, **_version_json(version)})

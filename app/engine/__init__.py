@@ -38,6 +38,7 @@ from .xmlsafe import UnsafeXmlError, XmlSyntaxError, parse_xml
 __all__ = [
     "BpmnError",
     "EngineError",
+    "TaskNotReady",
     "CompiledModel",
     "HumanTask",
     "Reached",
@@ -71,6 +72,10 @@ class EngineError(RuntimeError):
         super().__init__(message)
         self.message = message
         self.element = element
+
+
+class TaskNotReady(EngineError):
+    """The human task is not (or no longer) waiting: someone completed it first, or it was cancelled."""
 
 
 @dataclass(frozen=True)
@@ -349,6 +354,21 @@ class Instance:
             )
         return out
 
+    def progress(self) -> dict[str, list[str]]:
+        """Element ids done (in the order they finished, repeated for loops) and under way now."""
+        done: list[tuple[float, str]] = []
+        current: list[str] = []
+        busy = TaskState.READY | TaskState.WAITING | TaskState.STARTED
+        for task in self._wf.get_tasks():
+            bpmn_id = getattr(task.task_spec, "bpmn_id", None)
+            if not bpmn_id:
+                continue
+            if task.has_state(TaskState.COMPLETED):
+                done.append((task.last_state_change, bpmn_id))
+            elif task.has_state(busy):
+                current.append(bpmn_id)
+        return {"completed": [b for _, b in sorted(done)], "current": current}
+
     def waiting_timers(self) -> list[dict[str, Any]]:
         """Timers the workflow waits on: [{bpmn_id, name, due (UTC ISO)}]."""
         out = []
@@ -385,7 +405,7 @@ class Instance:
         except (ValueError, TaskNotFoundException):
             task = None
         if task is None or not task.has_state(TaskState.READY) or not task.task_spec.manual:
-            raise EngineError("Công việc không còn ở trạng thái chờ xử lý.")
+            raise TaskNotReady("Công việc không còn ở trạng thái chờ xử lý.")
         task.set_data(**data)
         try:
             task.run()

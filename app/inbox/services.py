@@ -136,6 +136,9 @@ def complete(task_id: int, data: dict[str, Any], actor: Actor, *, lang: str = "v
     before = locked.status
     try:
         instance.complete(task.engine_task_id, data)
+    except engine.TaskNotReady:
+        # SQLite has no row locks: another request completed it between our reads
+        raise Conflict("Công việc đã được xử lý.", "The task is already done.") from None
     except engine.EngineError as exc:
         raise AppError(f"Không hoàn thành được công việc: {exc.message}", status=500, code="engine_error") from None
     now = utcnow()

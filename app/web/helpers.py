@@ -34,6 +34,15 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["status_label"] = lambda s: status_label(s, lang())
     app.jinja_env.filters["channel_label"] = lambda c: CHANNEL_LABELS.get(c, c)
 
+    def has_endpoint(name: str) -> bool:
+        return name in app.view_functions
+
+    def can_design() -> bool:
+        from app.designer.services import can_design as _can
+
+        return _can(current_user())
+
     @app.context_processor
     def inject() -> dict:
-        return {"current_user": current_user(), "lang": lang()}
+        return {"current_user": current_user(), "lang": lang(), "has_endpoint": has_endpoint,
+                "can_design": can_design}

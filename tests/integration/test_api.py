@@ -270,7 +270,7 @@ def test_concurrent_completion_exactly_one_wins(app, client, auth):
     res = runner.invoke(args=["users", "create", "tiepnhan3.tinh", "--role", "reception", "--unit", "000.00.00.H41"])
     assert res.exit_code == 0
     heads = [auth("tiepnhan.tinh"), auth("tiepnhan3.tinh")]
-    for _round in range(3):
+    for _round in range(8):
         code = submit(client).get_json()["code"]
         tid = open_task(client, auth, "tiepnhan.tinh", code)["id"]
         barrier = threading.Barrier(2)

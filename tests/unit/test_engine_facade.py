@@ -69,7 +69,7 @@ def test_completing_a_task_twice_or_an_unknown_task_fails(model):
     inst = engine.start(model, {})
     [task] = inst.human_tasks()
     inst.complete(task.id, {"decision": "refuse"})
-    with pytest.raises(engine.EngineError):
+    with pytest.raises(engine.TaskNotReady):
         inst.complete(task.id, {"decision": "accept"})
     with pytest.raises(engine.EngineError):
         inst.complete("not-a-uuid", {})
@@ -114,3 +114,12 @@ def test_every_demo_workflow_compiles_with_lanes_and_forms(path):
     assert human and all(e["lane"] for e in human)
     for name in m.outline["forms"]:
         assert (ROOT / "forms" / name).is_file(), name
+
+
+def test_progress_lists_the_path_taken_and_the_current_step(model):
+    inst = engine.start(model, {})
+    assert inst.progress() == {"completed": ["StartEvent_nop"], "current": ["Receive"]}
+    [task] = inst.human_tasks()
+    inst.complete(task.id, {"decision": "accept"})
+    p = inst.progress()
+    assert p["completed"] == ["StartEvent_nop", "Receive", "Decide", "Received"] and p["current"] == ["Process"]
