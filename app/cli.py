@@ -109,6 +109,73 @@ def workflows_deploy(paths: tuple[str, ...], forms_dir: str | None, unit_code: s
         sys.exit(1)
 
 
+@workflows_cli.command("check")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--forms", "forms_dir", type=click.Path(),
+              help="thư mục biểu mẫu (mặc định: FORMS_DIR của ứng dụng)")
+def workflows_check(paths: tuple[str, ...], forms_dir: str | None) -> None:
+    """Lint BPMN files with their forms, as publishing would: exit 0 when every file passes (warnings
+    allowed), 1 when any is refused. Changes nothing."""
+    import json
+
+    from app.designer.lint import ERROR, MAX_BYTES, Issue, form_references, lint
+    from app.designer.services import MAX_FORM_BYTES, lane_has_role
+
+    base = Path(forms_dir or current_app.config["FORMS_DIR"])
+    lane_role = None
+    try:
+        auth.ensure_builtin_roles()
+        lane_role = lane_has_role
+    except Exception as exc:  # no database: the lane rule needs the installation's roles
+        db.session.rollback()
+        click.echo(f"Cảnh báo: không đọc được vai trò của hệ thống ({type(exc).__name__}); "
+                   "bỏ qua kiểm tra làn ↔ vai trò.")
+    refused = 0
+    for path in paths:
+        issues: list[Issue] = []
+        try:
+            try:
+                with open(path, "rb") as fh:
+                    data = fh.read(MAX_BYTES + 1)  # lint refuses anything longer without reading it all
+            except FileNotFoundError:
+                raise ValueError("không tìm thấy tệp") from None
+            except PermissionError:
+                raise ValueError("không có quyền đọc tệp") from None
+            except OSError as exc:
+                raise ValueError(exc.strerror or type(exc).__name__) from None
+            forms: dict[str, object] = {}
+            for name in form_references(data):
+                form_path = base / name
+                if Path(name).name != name or not form_path.is_file():
+                    continue  # lint names the element that wants it
+                try:
+                    if form_path.stat().st_size > MAX_FORM_BYTES:
+                        raise ValueError(f"lớn hơn {MAX_FORM_BYTES // 1024} KB")
+                    forms[name] = json.loads(form_path.read_text(encoding="utf-8"))
+                except (OSError, ValueError) as exc:
+                    issues.append(Issue(ERROR, "form-unreadable", f"Không đọc được tệp biểu mẫu '{name}': {exc}",
+                                        name))
+            report = lint(data, forms, lane_role=lane_role)
+            issues.extend(report.issues)
+        except ValueError as exc:
+            issues.append(Issue(ERROR, "unreadable", f"Không đọc được tệp: {exc}."))
+        except Exception as exc:  # anything else: refused, never a traceback
+            issues.append(Issue(ERROR, "unreadable", f"Không kiểm tra được tệp: {type(exc).__name__}: {exc}"))
+        errors = sum(1 for i in issues if i.level == ERROR)
+        warnings = len(issues) - errors
+        if errors:
+            refused += 1
+            click.echo(f"{path}: KHÔNG ĐẠT — {errors} lỗi, {warnings} cảnh báo")
+        else:
+            click.echo(f"{path}: ĐẠT" + (f" — {warnings} cảnh báo" if warnings else ""))
+        for issue in issues:
+            click.echo(f"  - {issue} ({issue.code})")
+    db.session.rollback()
+    if refused:
+        click.echo(f"{refused}/{len(paths)} tệp không đạt.")
+        sys.exit(1)
+
+
 @roles_cli.command("list")
 def roles_list() -> None:
     """Roles with the lane names that map to them."""

@@ -98,7 +98,8 @@ def deploy(xml: bytes, *, forms: dict[str, Any] | None = None, forms_dir: str | 
     procedure.description = str(meta.get("description") or procedure.description or "")
     if "processingDays" in props and "processing_time" not in meta:
         meta["processing_time"] = {"value": float(props["processingDays"]), "unit": "working_days"}
-    procedure.meta = {**(procedure.meta or {}), **{k: v for k, v in meta.items() if k not in {"code", "name"}}}
+    if meta:  # a catalogue file replaces the record; without one, the stored record stays
+        procedure.meta = {k: v for k, v in meta.items() if k not in {"code", "name", "field", "description"}}
 
     current = procedure.current_version
     digest = hashlib.sha256(xml).hexdigest()

@@ -22,6 +22,7 @@ from app import engine
 from app.auth.models import Unit, User
 from app.auth.services import role_for_lane
 from app.catalog.models import ProcedureVersion
+from app.catalog.record import processing_time_for
 from app.catalog.services import get_procedure, model_of
 from app.common.errors import AppError, NotFound, ValidationFailed
 from app.common.text import fold
@@ -88,6 +89,11 @@ APPLICANT = Actor(applicant=True)
 
 
 # --------------------------------------------------------------------------- small pieces
+
+
+def time_limit(meta: dict[str, Any] | None, channel: str) -> dict[str, Any]:
+    """The procedure's time limit for a channel (the catalogue record may set one per channel)."""
+    return processing_time_for(meta or {}, channel)
 
 
 def _secret_digest(code: str, secret: str) -> str:
@@ -182,7 +188,7 @@ def set_status(dossier: Dossier, new: int, actor: Actor, reason: str = "") -> No
     now = utcnow()
     if new in (2, 4) and dossier.received_at is None:
         dossier.received_at = now
-        dossier.due_at = due_date(now, dossier.procedure.processing_time)
+        dossier.due_at = due_date(now, time_limit(dossier.procedure.meta, dossier.channel))
     if new in FINAL_STATUSES | {9} and dossier.finished_at is None:
         dossier.finished_at = now
     if new == old:
@@ -238,7 +244,7 @@ def _sync_tasks(dossier: Dossier, instance: engine.Instance) -> None:
         if raw_due:
             try:
                 due = add_working_hours(now, float(raw_due) * 8)
-            except ValueError:
+            except (ValueError, OverflowError):  # the linter refuses such values; old versions may have them
                 due = None
         db.session.add(Task(dossier_id=dossier.id, engine_task_id=t.id, bpmn_id=t.bpmn_id, name=t.name,
                             lane=t.lane, role_id=role.id, unit_id=unit_id, form=t.form, ui_form=t.ui_form,
@@ -292,7 +298,7 @@ def submit(procedure_code: str, channel: str, applicant: dict[str, Any], data: d
         applicant_id_number=applicant.get("id_number"), applicant_phone=applicant.get("phone"),
         applicant_email=applicant.get("email"), applicant_address=applicant.get("address"),
         data={}, tracking_secret_hash=_secret_digest(code, secret), submitted_at=now, created_at=now,
-        due_at=due_date(now, procedure.processing_time),
+        due_at=due_date(now, time_limit(procedure.meta, channel)),
     )
     db.session.add(dossier)
     db.session.flush()

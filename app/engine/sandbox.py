@@ -1020,7 +1020,7 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
         """Evaluate `expression` with `external_context` and `context` (task data, which wins) as
         variables; return a JSON-native value."""
         # Builtin eval() skips leading blanks; compile() does not, and BPMN text often has them.
-        source = expression.lstrip(" \t") if isinstance(expression, str) else expression
+        source = expression.strip() if isinstance(expression, str) else expression
         if not isinstance(source, str):
             raise ScriptError("Biểu thức phải là chuỗi.", str(expression))
         code = _compile(source, "eval")
@@ -1160,3 +1160,16 @@ def make_script_engine(
     """
     environment = SandboxEnvironment(service_handler, max_steps=max_steps, timeout_seconds=timeout_seconds)
     return SandboxScriptEngine(environment)
+
+
+def check_expression(source: str, mode: str = "eval") -> str | None:
+    """Compile `source` as the sandbox would run it, without running it: "eval" for gateway conditions
+    and timer expressions, "exec" for scripts. Returns the Vietnamese error message, or None when it
+    compiles. Used by the process linter, so a model is refused before a dossier ever reaches it."""
+    if not isinstance(source, str):
+        return "Biểu thức phải là chuỗi." if mode == "eval" else "Kịch bản phải là chuỗi."
+    try:
+        _compile(source.strip() if mode == "eval" else source, mode)
+    except ScriptError as exc:
+        return exc.message
+    return None

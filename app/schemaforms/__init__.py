@@ -5,10 +5,13 @@ A form file is a JSON Schema (``{"title", "description", "type": "object", "prop
 form (macros in ``templates/schemaforms/_macros.html``); :func:`validate_data` is the one
 validation used by both the web pages (through :meth:`SchemaForm.validate_schema`) and the
 JSON API. Files travel as rjsf data URLs (:func:`encode_data_url` / :func:`decode_data_url`).
+Vietnamese field types (CCCD, phone, tax code, money, province and ward pickers) are custom
+``format`` values described in :mod:`app.schemaforms.vn`.
 """
 
 from __future__ import annotations
 
+from . import vn
 from .dataurl import decode_data_url, encode_data_url, safe_filename
 from .forms import ErrorItem, SchemaForm, build_form
 from .schema import KNOWN_FORMATS, check_schema, field_names, file_fields
@@ -26,4 +29,5 @@ __all__ = [
     "file_fields",
     "safe_filename",
     "validate_data",
+    "vn",
 ]

@@ -1,4 +1,6 @@
-"""The ``format`` checks the server applies: date (YYYY-MM-DD), email and data-url."""
+"""The ``format`` checks the server applies: date (YYYY-MM-DD), email, data-url and the Vietnamese
+field types of :mod:`app.schemaforms.vn` (``vn-cccd``, ``vn-phone``, ``vn-tax-code``, ``vn-money``,
+``vn-province``, ``vn-ward``)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from typing import Any
 
 from jsonschema import FormatChecker
 
+from . import vn
 from .dataurl import decode_data_url
 
 __all__ = ["FORMAT_CHECKER", "is_date", "is_email", "is_data_url"]
@@ -51,8 +54,11 @@ def is_data_url(value: Any) -> bool:
     return True
 
 
-#: Knows exactly date, email and data-url; other formats are not checked (check_schema refuses them).
+#: Knows exactly date, email, data-url and the ``vn-*`` formats; other formats are not checked
+#: (check_schema refuses them).
 FORMAT_CHECKER = FormatChecker(formats=())
 FORMAT_CHECKER.checks("date")(is_date)
 FORMAT_CHECKER.checks("email")(is_email)
 FORMAT_CHECKER.checks("data-url")(is_data_url)
+for _name, _check in vn.FORMAT_CHECKS.items():
+    FORMAT_CHECKER.checks(_name)(_check)

@@ -39,6 +39,7 @@ from wtforms import (
 )
 from wtforms.fields.core import UnboundField
 
+from . import vn
 from .dataurl import DEFAULT_MIME, decode_data_url, encode_data_url
 from .schema import (
     choice_key,
@@ -166,6 +167,52 @@ class SchemaDateField(DateField):
         return str(self.raw_data[0]) if self.raw_data else ""
 
 
+class SchemaMoneyField(StringField):
+    """An amount in đồng (``vn-money``): a text input that also reads ``200.000``, ``200 000 đ``
+    and shows the amount with dots; never raises (unreadable input stays in ``raw_data``)."""
+
+    def process_data(self, value: Any) -> None:
+        self.data = vn.parse_money(value) if value not in (None, "") else None
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        self.data = vn.parse_money(valuelist[0]) if valuelist else None
+
+    def _value(self) -> str:
+        if isinstance(self.data, int):
+            return vn.format_money(self.data, unit=False)
+        return str(self.raw_data[0]) if self.raw_data else ""
+
+
+#: formats rendered as a select of places (:mod:`app.schemaforms.vn`)
+_PLACE_FORMATS = ("vn-province", "vn-ward")
+
+
+def _place_choices(prop: Mapping[str, Any], province_code: Any, lang: str) -> list[SelectChoice]:
+    """The options of a province or ward select: a blank choice, then the places (for a ward,
+    only the given province's wards when it is a known province, else every ward by province)."""
+    blank = SelectChoice("", TEXTS.get(lang, TEXTS["vi"])["blank_choice"])
+    if prop.get("format") == "vn-province":
+        return [blank, *_province_options()]
+    return [blank, *_ward_options(province_code if vn.province(province_code) else None)]
+
+
+_PLACE_CACHE: dict[Any, tuple[SelectChoice, ...]] = {}
+
+
+def _province_options() -> tuple[SelectChoice, ...]:
+    if "provinces" not in _PLACE_CACHE:
+        _PLACE_CACHE["provinces"] = tuple(SelectChoice(code, name) for code, name in vn.province_choices())
+    return _PLACE_CACHE["provinces"]
+
+
+def _ward_options(province_code: str | None) -> tuple[SelectChoice, ...]:
+    key = ("wards", province_code)
+    if key not in _PLACE_CACHE:
+        _PLACE_CACHE[key] = tuple(SelectChoice(code, name, optgroup=group)
+                                  for code, name, group in vn.ward_choices(province_code))
+    return _PLACE_CACHE[key]
+
+
 class MultiCheckboxField(SelectMultipleField):
     """Several choices as a list of checkboxes (rendered in a fieldset by the macros)."""
 
@@ -180,7 +227,7 @@ class FieldSpec:
     attr: str  #: attribute name on the form (the property name unless reserved)
     name: str  #: property name (key in the data, HTML name)
     path: str  #: dotted path from the root ("applicant.phone")
-    kind: str  #: text, textarea, email, date, integer, number, select, radio, checkboxes,
+    kind: str  #: text, textarea, email, date, integer, number, money, select, radio, checkboxes,
     #: multiselect, checkbox, file, files, hidden, object
     schema: Mapping[str, Any]
     ui: Mapping[str, Any]
@@ -268,6 +315,17 @@ class SchemaForm(Form):
             if self.sf_submitted and spec.kind not in ("object", "checkbox") and not field.raw_data:
                 # The submission is authoritative: a field it lacks is empty, not "as before".
                 field.data = [] if spec.multi else None
+        self._sf_narrow_wards()
+
+    def _sf_narrow_wards(self) -> None:
+        """A ward select lists only the wards of the province its ``x-province-field`` holds
+        (submitted, saved or default); with no known province it keeps every ward by province."""
+        for spec in self.sf_specs:
+            if spec.kind != "select" or spec.schema.get("format") != "vn-ward":
+                continue
+            link = spec.schema.get(vn.PROVINCE_LINK)
+            chosen = next((self._fields[o.attr].data for o in self.sf_specs if o.name == link), None)
+            self._fields[spec.attr].choices = _place_choices(spec.schema, chosen, self.sf_lang)
 
     # -- data -------------------------------------------------------------------------
 
@@ -448,6 +506,8 @@ def _to_native(spec: FieldSpec, value: Any) -> Any:
         return parse_date(value)
     if kind == "integer":
         return parse_integer(value)
+    if kind == "money":
+        return vn.parse_money(value)
     if kind == "number":
         return parse_number(value)
     if kind == "hidden":
@@ -533,7 +593,7 @@ def _extract(spec: FieldSpec, field: Any) -> tuple[bool, Any]:
             return False, None
         choice_map = spec.choice_map or {}
         return True, [choice_map.get(k, k) for k in keys]
-    if kind in ("integer", "number"):
+    if kind in ("integer", "number", "money"):
         if data is not None and not isinstance(data, bool):
             value = parse_number(data) if kind == "number" else data
             return True, value
@@ -603,6 +663,10 @@ def _make_spec(attr: str, name: str, path: str, prop: Mapping[str, Any], ui: Map
             )
     elif is_file(prop, root):
         kind = "file"
+    elif kind_type == "string" and prop.get("format") in _PLACE_FORMATS:
+        kind = "select"  # options from app.schemaforms.vn, not from the schema
+    elif kind_type == "integer" and prop.get("format") == "vn-money":
+        kind = "money"
     elif kind_type == "boolean" and widget not in ("radio", "select"):
         kind = "checkbox"  # like rjsf, also with enum/oneOf/const (e.g. a consent: "const": true)
     elif choices is not None or kind_type == "boolean":
@@ -642,7 +706,7 @@ def _render_kw(spec: FieldSpec, lang: str) -> dict[str, Any]:
     placeholder = _str(ui.get("ui:placeholder"))
     if kind == "date" and not placeholder:
         placeholder = TEXTS.get(lang, TEXTS["vi"])["date_placeholder"]
-    if placeholder and kind in ("text", "textarea", "email", "date", "integer", "number"):
+    if placeholder and kind in ("text", "textarea", "email", "date", "integer", "number", "money"):
         kw["placeholder"] = placeholder
     if ui.get("ui:autofocus"):
         kw["autofocus"] = True
@@ -655,6 +719,12 @@ def _render_kw(spec: FieldSpec, lang: str) -> dict[str, Any]:
         pattern = prop["pattern"]
         anchored = pattern.startswith("^") and pattern.endswith("$") and not pattern.endswith("\\$")
         kw["pattern"] = pattern if anchored else f".*(?:{pattern}).*"
+    if kind == "text" and prop.get("format") == "vn-phone":
+        kw["type"] = "tel"
+    if kind == "text" and prop.get("format") == "vn-cccd":
+        kw["inputmode"] = "numeric"
+    if kind == "money":
+        kw["inputmode"] = "numeric"
     if kind == "textarea":
         kw["rows"] = options.get("rows", 5)
     if kind in ("integer", "number"):
@@ -693,6 +763,8 @@ def _unbound(spec: FieldSpec, root: Mapping[str, Any], lang: str) -> UnboundFiel
     if kw:
         common["render_kw"] = kw
     kind = spec.kind
+    if kind == "select" and prop.get("format") in _PLACE_FORMATS:
+        return SelectField(choices=_place_choices(prop, None, lang), validate_choice=False, **common)
     if kind in ("select", "radio", "checkboxes", "multiselect"):
         source = choices_of(deref(root, prop.get("items"))) if kind in ("checkboxes", "multiselect") else (
             choices_of(prop) or [(True, texts["yes"]), (False, texts["no"])]
@@ -711,6 +783,7 @@ def _unbound(spec: FieldSpec, root: Mapping[str, Any], lang: str) -> UnboundFiel
         "checkbox": BooleanField,
         "integer": SchemaIntegerField,
         "number": SchemaNumberField,
+        "money": SchemaMoneyField,
         "date": SchemaDateField,
         "email": EmailField,
         "textarea": TextAreaField,

@@ -15,6 +15,7 @@ from typing import Any
 
 from jsonschema import Draft7Validator
 
+from . import vn
 from .formats import FORMAT_CHECKER
 
 __all__ = [
@@ -34,8 +35,8 @@ __all__ = [
     "walk_objects",
 ]
 
-#: ``format`` values the server knows how to check and render.
-KNOWN_FORMATS = frozenset({"date", "email", "data-url"})
+#: ``format`` values the server knows how to check and render (``vn-*``: see :mod:`app.schemaforms.vn`).
+KNOWN_FORMATS = frozenset({"date", "email", "data-url"}) | vn.FORMATS
 #: Property types the form renderer supports.
 SUPPORTED_TYPES = ("string", "integer", "number", "boolean", "array", "object")
 
@@ -248,7 +249,9 @@ def check_schema(schema: dict[str, Any]) -> list[str]:
     the root is ``"type": "object"``; property names are Python identifiers (BPMN gateway
     conditions read them as variables) and not Python keywords; every property has a
     supported type; ``enum`` / ``enumNames`` / ``oneOf`` consts are well-formed and match
-    the type; ``format`` is one we know (date, email, data-url) on a string; ``pattern``
+    the type; ``format`` is one we know (date, email, data-url on a string; the ``vn-*`` types
+    of :mod:`app.schemaforms.vn`, ``vn-money`` on an integer) and a ward's ``x-province-field``
+    names a sibling province property; ``pattern``
     compiles; bounds are consistent; ``default`` is valid; ``required`` names exist;
     arrays are choice lists or file lists; ``$ref`` is local.
     """
@@ -310,6 +313,22 @@ def _check_object(root: Mapping[str, Any], schema: Mapping[str, Any], prefix: st
                 "vì điều kiện rẽ nhánh BPMN dùng nó làm biến."
             )
         _check_property(root, prop, path, problems)
+        _check_province_link(root, props, name, prop, path, problems)
+
+
+def _check_province_link(root: Mapping[str, Any], props: Mapping[str, Any], name: str, raw: Any, path: str,
+                         problems: list[str]) -> None:
+    """A ward's ``x-province-field`` must name a sibling ``vn-province`` property."""
+    prop = deref(root, raw)
+    if not isinstance(prop, Mapping) or prop.get("format") != "vn-ward" or vn.PROVINCE_LINK not in prop:
+        return
+    link = prop[vn.PROVINCE_LINK]
+    target = deref(root, props.get(link)) if isinstance(link, str) else None
+    if not isinstance(target, Mapping) or target.get("format") != "vn-province":
+        problems.append(
+            f"{_label(path)}: “{vn.PROVINCE_LINK}” phải là tên một trường tỉnh, thành phố "
+            f"(“format”: “vn-province”) cùng cấp; hiện là {json.dumps(link, ensure_ascii=False)}."
+        )
 
 
 def _check_property(root: Mapping[str, Any], raw: Any, path: str, problems: list[str]) -> None:
@@ -344,9 +363,14 @@ def _check_property(root: Mapping[str, Any], raw: Any, path: str, problems: list
     fmt = prop.get("format")
     if fmt is not None:
         if fmt not in KNOWN_FORMATS:
-            problems.append(f"{label}: định dạng “{fmt}” không được hỗ trợ (chỉ có date, email, data-url).")
-        elif kind != "string":
-            problems.append(f"{label}: “format” chỉ dùng cho kiểu string.")
+            problems.append(f"{label}: định dạng “{fmt}” không được hỗ trợ (chỉ có date, email, data-url, "
+                            f"{', '.join(sorted(vn.FORMATS))}).")
+        elif kind not in vn.FORMAT_TYPES.get(fmt, ("string",)):
+            allowed = vn.FORMAT_TYPES.get(fmt, ("string",))
+            problems.append(f"{label}: “format” chỉ dùng cho kiểu string." if allowed == ("string",) else
+                            f"{label}: định dạng “{fmt}” chỉ dùng cho kiểu {' hoặc '.join(allowed)}.")
+    if vn.PROVINCE_LINK in prop and fmt != "vn-ward":
+        problems.append(f"{label}: “{vn.PROVINCE_LINK}” chỉ dùng cho trường xã, phường (“format”: “vn-ward”).")
 
     _check_choices(prop, kind, label, problems)
 

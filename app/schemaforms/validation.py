@@ -9,6 +9,7 @@ from typing import Any
 from jsonschema import Draft7Validator, ValidationError
 from jsonschema.validators import validator_for
 
+from . import vn
 from .formats import FORMAT_CHECKER
 from .schema import choices_of, deref, is_file, is_file_array, json_type, properties_of, walk_objects
 
@@ -91,6 +92,9 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
 }
 
+for _lang, _texts in vn.MESSAGES.items():
+    MESSAGES[_lang].update(_texts)
+
 _LIMIT_KEYWORDS = frozenset({
     "minLength", "maxLength", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
     "multipleOf", "minItems", "maxItems", "minProperties", "maxProperties",
@@ -101,7 +105,9 @@ def validate_data(schema: dict[str, Any], data: dict[str, Any], *, lang: str = "
     """Validate submitted form data; return ``{field path: [messages]}`` (empty when valid).
 
     - The validator class comes from ``validator_for(schema, default=Draft7Validator)``,
-      with a format checker that knows ``date`` (YYYY-MM-DD), ``email`` and ``data-url``.
+      with a format checker that knows ``date`` (YYYY-MM-DD), ``email``, ``data-url`` and the
+      ``vn-*`` types (:mod:`app.schemaforms.vn`); a ward must lie in the province chosen in the
+      property its ``x-province-field`` names.
     - Keys are dotted property paths (``"applicant.phone"``; ``""`` for the root); array
       indices are left out so a key always names a field, the message says which item.
     - Messages are human, Vietnamese (English with ``lang="en"``) and use the field's
@@ -135,6 +141,12 @@ def validate_data(schema: dict[str, Any], data: dict[str, Any], *, lang: str = "
             for key in obj:
                 if key not in props:
                     add(".".join((*path, str(key))), texts["additional"].format(name=key))
+        for name, key_name, args in vn.cross_field_errors(
+                {k: deref(schema, v) for k, v in props.items()}, obj):
+            if not isinstance(obj.get(name), str) or not obj[name].strip():
+                continue
+            title = _title(schema, (*path, name), texts, deref(schema, props.get(name)))
+            add(".".join((*path, name)), texts[key_name].format(title=title, **args))
         for name in obj_schema.get("required") or ():
             if name in obj and _is_blank(obj[name]):
                 key = ".".join((*path, name))
@@ -213,6 +225,7 @@ def _required_message(root: Mapping[str, Any], path: tuple[Any, ...], prop: Any,
         return texts["required_file"].format(title=title)
     if isinstance(prop, Mapping) and (
         choices_of(prop) is not None or json_type(prop) == "boolean"
+        or prop.get("format") in ("vn-province", "vn-ward")
         or (json_type(prop) == "array" and choices_of(deref(root, prop.get("items"))) is not None)
     ):
         return texts["required_choice"].format(title=title)
@@ -262,6 +275,10 @@ def _messages(root: Mapping[str, Any], error: ValidationError, texts: dict[str, 
 
     title = _title(root, path, texts, here)
     key = _key(path)
+    if validator in ("pattern", "minLength", "maxLength") and str(here.get("format")).startswith("vn-") \
+            and f"format_{here.get('format')}" in texts:
+        # a Vietnamese field type: one message of its own (the same as its format check gives)
+        return [(key, texts[f"format_{here['format']}"].format(title=title, limit=here["format"]))]
     if validator == "type":
         wanted = value if isinstance(value, str) else next((t for t in value if t != "null"), "null")
         template = texts.get(f"type_{wanted}", texts["invalid"])

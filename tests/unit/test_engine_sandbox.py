@@ -736,3 +736,11 @@ def test_to_json_native_is_usable_on_its_own() -> None:
     assert to_json_native({"a": (1, dt.date(2024, 1, 1))}) == {"a": [1, "2024-01-01"]}
     with pytest.raises(ScriptError):
         to_json_native({"f": object()})
+
+
+def test_a_condition_written_on_its_own_indented_line_evaluates():
+    from app.engine.sandbox import SandboxEnvironment, check_expression
+
+    env = SandboxEnvironment()
+    assert env.evaluate('\n      decision == "accept"\n    ', {"decision": "accept"}) is True
+    assert check_expression('\n   decision == "accept"\n') is None
