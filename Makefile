@@ -18,7 +18,13 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	@touch $@
 
-install: $(VENV)/.installed  ## create .venv and install everything the app needs
+# bpmn-js for the modeler and viewer, served by the app itself (no CDN): npm ci from the lockfile
+node_modules/.installed: package.json $(wildcard package-lock.json)
+	@command -v npm >/dev/null 2>&1 || { echo "npm is needed for the BPMN modeler (apt-get install nodejs npm)"; exit 1; }
+	if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
+	@touch $@
+
+install: $(VENV)/.installed node_modules/.installed  ## create .venv, install the Python and npm packages the app needs
 
 install-browser:  ## Debian's Chromium and fonts for the browser tests
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-liberation2 >/dev/null; }
@@ -46,4 +52,4 @@ lint: install  ## ruff
 	$(VENV)/bin/ruff check .
 
 clean:  ## remove the virtualenv and local data
-	rm -rf $(VENV) instance
+	rm -rf $(VENV) instance node_modules
