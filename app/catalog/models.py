@@ -47,7 +47,7 @@ class Procedure(db.Model):
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
-    unit: Mapped[Unit] = relationship(lazy="joined")
+    unit: Mapped[Unit] = relationship()
     current_version: Mapped[ProcedureVersion | None] = relationship(
         foreign_keys=[current_version_id], post_update=True
     )

@@ -70,9 +70,9 @@ class Dossier(db.Model):
     #: optimistic lock: two writers of the same dossier cannot both win
     lock_version: Mapped[int] = mapped_column(Integer, default=1)
 
-    procedure: Mapped[Procedure] = relationship(lazy="joined")
+    procedure: Mapped[Procedure] = relationship()
     version: Mapped[ProcedureVersion] = relationship()
-    unit: Mapped[Unit] = relationship(lazy="joined")
+    unit: Mapped[Unit] = relationship()
 
     __mapper_args__ = {"version_id_col": lock_version}
 
@@ -137,7 +137,7 @@ class DossierStep(db.Model):
     finished_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     status_after: Mapped[int] = mapped_column(Integer)
-    unit: Mapped[Unit | None] = relationship(lazy="joined")
+    unit: Mapped[Unit | None] = relationship()
 
 
 class AuditLog(db.Model):

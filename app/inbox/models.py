@@ -45,10 +45,10 @@ class Task(db.Model):
     documentation: Mapped[str | None] = mapped_column(String(2000))
     lock_version: Mapped[int] = mapped_column(Integer, default=1)
 
-    dossier: Mapped[Dossier] = relationship(lazy="joined")
-    role: Mapped[Role] = relationship(lazy="joined")
-    unit: Mapped[Unit] = relationship(lazy="joined")
-    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id], lazy="joined")
+    dossier: Mapped[Dossier] = relationship()
+    role: Mapped[Role] = relationship()
+    unit: Mapped[Unit] = relationship()
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
 
     __mapper_args__ = {"version_id_col": lock_version}
 

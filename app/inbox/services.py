@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import and_, false, or_, select
+from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from app import engine
@@ -46,6 +47,8 @@ def list_tasks(user: User, scope: str = "available", *, limit: int = 50, cursor:
         raise AppError("scope phải là mine hoặc available.", "scope must be mine or available.")
     if cursor is not None:
         q = q.where(Task.id > cursor)
+    q = q.options(selectinload(Task.dossier).selectinload(Dossier.procedure), selectinload(Task.role),
+                  selectinload(Task.unit), selectinload(Task.assignee))
     return list(db.session.scalars(q.order_by(Task.id).limit(limit)))
 
 
@@ -113,8 +116,10 @@ def complete(task_id: int, data: dict[str, Any], actor: Actor, *, lang: str = "v
     Exactly one of two concurrent completions wins: the dossier row is locked (PostgreSQL) and
     versioned (both backends); the loser gets 409.
     """
-    task = get_task(task_id)
-    locked = db.session.scalar(select(Dossier).where(Dossier.id == task.dossier_id).with_for_update(of=Dossier)
+    dossier_id = db.session.scalar(select(Task.dossier_id).where(Task.id == task_id))
+    if dossier_id is None:
+        raise NotFound("Không tìm thấy công việc.", "No such task.")
+    locked = db.session.scalar(select(Dossier).where(Dossier.id == dossier_id).with_for_update(of=Dossier)
                                .execution_options(populate_existing=True))
     task = get_task(task_id, lock=True)
     assert locked is not None

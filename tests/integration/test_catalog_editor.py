@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from app.catalog.models import Procedure
 from app.extensions import db
@@ -39,7 +40,8 @@ def login(app, username):
 
 def procedure(app) -> Procedure:
     with app.app_context():
-        proc = db.session.scalar(select(Procedure).where(Procedure.code == CODE))
+        proc = db.session.scalar(select(Procedure).where(Procedure.code == CODE)
+                                 .options(joinedload(Procedure.unit)))
         db.session.expunge(proc)
         return proc
 

@@ -60,7 +60,7 @@ def test_new_procedure_from_the_starter_then_publish_and_submit(app, client):
 
 def test_draft_edit_lint_publish_compare_and_version_pinning(app, client, auth):
     run = app.test_cli_runner().invoke
-    path = Path(app.instance_path) / "pin.bpmn"
+    path = Path(app.config["UPLOAD_DIR"]) / "pin.bpmn"
     path.write_bytes(fixture_xml("9.888002"))
     assert run(args=["workflows", "deploy", str(path), "--forms", str(FORMS), "--unit", "000.00.00.H41"]).exit_code == 0
     old = client.post("/api/v1/dossiers", json={"procedure": "9.888002", "applicant": {"name": "Lý Văn Tám",
@@ -104,7 +104,7 @@ def test_draft_edit_lint_publish_compare_and_version_pinning(app, client, auth):
 
 def test_upload_of_hostile_or_foreign_bpmn_is_refused_with_a_message(app):
     run = app.test_cli_runner().invoke
-    path = Path(app.instance_path) / "up.bpmn"
+    path = Path(app.config["UPLOAD_DIR"]) / "up.bpmn"
     path.write_bytes(fixture_xml("9.888003"))
     assert run(args=["workflows", "deploy", str(path), "--forms", str(FORMS), "--unit", "000.00.00.H41"]).exit_code == 0
     designer = login(app, "thietke.tinh")
@@ -163,8 +163,18 @@ def test_deploy_api_bad_files_never_500(client, auth, payload):
 CORPUS = sorted((Path(__file__).resolve().parents[3] / "shared" / "corpus" / "bpmn-miwg-reference").glob("*.bpmn"))
 
 
+@pytest.fixture(scope="module")
+def corpus_target(app, tmp_path_factory):
+    target = tmp_path_factory.mktemp("corpus") / "corpus_target.bpmn"
+    target.write_bytes(fixture_xml("9.888009"))
+    result = app.test_cli_runner().invoke(args=["workflows", "deploy", str(target), "--forms", str(FORMS),
+                                                "--unit", "000.00.00.H41"])
+    assert result.exit_code == 0, result.output
+    return "9.888009"
+
+
 @pytest.mark.parametrize("path", CORPUS, ids=lambda p: p.name)
-def test_corpus_files_through_the_deploy_api_and_the_upload_page(app, client, auth, path):
+def test_corpus_files_through_the_deploy_api_and_the_upload_page(app, client, auth, path, corpus_target):
     """Files from other tools: refused with located messages by the API, stored as a viewable draft by the UI."""
     r = client.post("/api/v1/procedures/9.777000/versions", headers=auth("thietke.tinh"),
                     content_type="multipart/form-data",
@@ -174,12 +184,6 @@ def test_corpus_files_through_the_deploy_api_and_the_upload_page(app, client, au
         details = r.get_json()["error"]["details"]
         assert details and all(d["message"] for d in details)
     designer = login(app, "thietke.tinh")
-    run = app.test_cli_runner().invoke
-    target = Path(app.instance_path) / "corpus_target.bpmn"
-    if not target.exists():
-        target.write_bytes(fixture_xml("9.888009"))
-        assert run(args=["workflows", "deploy", str(target), "--forms", str(FORMS),
-                         "--unit", "000.00.00.H41"]).exit_code == 0
     loc = designer.post("/thiet-ke/9.888009/ban-nhap").headers["Location"]
     number = int(loc.rsplit("/", 1)[1])
     page = designer.post(f"/thiet-ke/9.888009/v/{number}/tai-len", content_type="multipart/form-data",
