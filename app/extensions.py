@@ -21,7 +21,9 @@ class Base(DeclarativeBase):
     )
 
 
-db = SQLAlchemy(model_class=Base)
+#: expire_on_commit=False: a route commits once and then renders what it just wrote; reloading every
+#: object after the commit would only repeat the queries
+db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])

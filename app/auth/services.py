@@ -141,9 +141,7 @@ def issue_token(user: User) -> str:
 
 
 def user_for_token(token: str) -> User | None:
-    row = db.session.scalar(
-        select(ApiToken).where(ApiToken.token_hash == _token_digest(token), ApiToken.revoked.is_(False))
+    return db.session.scalar(
+        select(User).join(ApiToken, ApiToken.user_id == User.id)
+        .where(ApiToken.token_hash == _token_digest(token), ApiToken.revoked.is_(False), User.active.is_(True))
     )
-    if row is None or not row.user.active:
-        return None
-    return row.user
