@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import time
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -52,13 +53,29 @@ def add_alias(role: Role, alias: str) -> RoleAlias | None:
         return existing
     ra = RoleAlias(role=role, alias=alias, folded=folded)
     db.session.add(ra)
+    _LANE_CACHE.clear()
     return ra
 
 
+#: folded lane name → (role id, when looked up): lanes resolve on every new task, aliases rarely change
+_LANE_CACHE: dict[str, tuple[int | None, float]] = {}
+LANE_CACHE_SECONDS = 60.0
+
+
 def role_for_lane(lane: str | None) -> Role | None:
-    """The role whose code, name or alias matches a lane name, ignoring case and diacritics."""
+    """The role whose code, name or alias matches a lane name, ignoring case and diacritics.
+
+    Cached per process for a minute; adding an alias clears this process's cache at once.
+    """
     folded = fold(lane) if lane else fold(DEFAULT_ROLE)
+    hit = _LANE_CACHE.get(folded)
+    now = time.monotonic()
+    if hit is not None and now - hit[1] < LANE_CACHE_SECONDS and hit[0] is not None:
+        role = db.session.get(Role, hit[0])
+        if role is not None:
+            return role
     alias = db.session.scalar(select(RoleAlias).where(RoleAlias.folded == folded))
+    _LANE_CACHE[folded] = (alias.role_id if alias else None, now)
     return alias.role if alias else None
 
 

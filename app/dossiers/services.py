@@ -199,7 +199,15 @@ def set_status(dossier: Dossier, new: int, actor: Actor, reason: str = "") -> No
 
 def advance(dossier: Dossier, instance: engine.Instance, actor: Actor,
             state: WorkflowState | None = None) -> None:
-    """Apply what the engine did: statuses, milestones, open tasks, stored state and data."""
+    """Apply what the engine did: statuses, milestones, open tasks, stored state and data.
+
+    Nothing is flushed here: the caller flushes once, so on SQLite the write lock is taken at the very end.
+    """
+    with db.session.no_autoflush:
+        _advance(dossier, instance, actor, state)
+
+
+def _advance(dossier: Dossier, instance: engine.Instance, actor: Actor, state: WorkflowState | None) -> None:
     for r in instance.reached:
         raw = r.properties.get("dossierStatus")
         status = int(raw) if raw and raw.isdigit() and 1 <= int(raw) <= 10 else None
@@ -226,6 +234,8 @@ def advance(dossier: Dossier, instance: engine.Instance, actor: Actor,
 def _sync_tasks(dossier: Dossier, instance: engine.Instance) -> None:
     ready = {t.id: t for t in instance.human_tasks()}
     for row in db.session.scalars(select(Task).where(Task.dossier_id == dossier.id, Task.state == OPEN)):
+        if row.state != OPEN:
+            continue  # completed in this unit of work, not flushed yet
         if row.engine_task_id in ready:
             ready.pop(row.engine_task_id)
         else:
