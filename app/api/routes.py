@@ -236,11 +236,11 @@ def complete(task_id: int):
     if not isinstance(data, dict):
         raise ValidationFailed("data phải là một đối tượng JSON.", "data must be a JSON object.")
     t = inbox.complete(task_id, data, dossiers.Actor(user), lang=lang())
-    db.session.commit()
     d = t.dossier
-    out = _dossier_brief(d)
+    out = _dossier_brief(d)  # built before the commit: nothing to reload afterwards
     out["task"] = task_json(t)
     out["tasks"] = [task_json(x) for x in inbox.open_tasks(d)]
+    db.session.commit()
     return jsonify(out)
 
 
