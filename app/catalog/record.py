@@ -33,6 +33,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from app.common.errors import ValidationFailed
+from app.schemaforms.vn import format_money
 
 if TYPE_CHECKING:
     from app.catalog.models import Procedure
@@ -77,8 +78,8 @@ COLUMN_KEYS = frozenset({"code", "name", "field", "description", "unit"})
 
 
 def money(amount: int | float | None) -> str:
-    """200000 → '200.000 đ' (the app's money format)."""
-    return f"{int(amount or 0):,}".replace(",", ".") + " đ"
+    """200000 → '200.000 đ' (the app's one money format, app.schemaforms.vn.format_money)."""
+    return format_money(int(amount or 0))
 
 
 def number_text(value: float) -> str:

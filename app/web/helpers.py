@@ -7,6 +7,7 @@ from flask import Flask, request, session
 from app.auth.current import current_user
 from app.common.timefmt import fmt_date, fmt_datetime
 from app.dossiers.models import CHANNEL_LABELS, status_label
+from app.schemaforms.vn import format_money
 
 
 def lang() -> str:
@@ -22,9 +23,7 @@ def lang() -> str:
 
 def money(amount: int | float | None) -> str:
     """200000 → '200.000 đ'."""
-    if amount is None:
-        return ""
-    return f"{int(amount):,}".replace(",", ".") + " đ"
+    return format_money(amount)
 
 
 def register(app: Flask) -> None:
