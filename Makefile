@@ -30,7 +30,7 @@ install-browser:  ## Debian's Chromium and fonts for the browser tests
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-liberation2 >/dev/null; }
 
 db: install  ## migrate the database (SQLite by default, DATABASE_URL otherwise)
-	$(FLASK) db upgrade
+	$(FLASK) db upgrade heads
 
 demo: db  ## seed the demo agencies, users and procedures
 	$(FLASK) seed demo

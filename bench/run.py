@@ -497,7 +497,7 @@ class AppBackend:
         t = {}
         t0 = time.perf_counter()
         self.create_database()
-        self.flask("db", "upgrade")
+        self.flask("db", "upgrade", "heads")
         t["migrate_s"] = time.perf_counter() - t0
         self.flask("units", "create", UNIT_CODE, "--name", "Đơn vị đo hiệu năng (bench)")
         for role, username in ROLE_USERS.items():

@@ -63,7 +63,7 @@ def app(database_url: str, tmp_path_factory: pytest.TempPathFactory):
     with app.app_context():
         from flask_migrate import upgrade
 
-        upgrade()
+        upgrade(revision="heads")
         runner = app.test_cli_runner()
         result = runner.invoke(args=["seed", "demo"])
         assert result.exit_code == 0, result.output

@@ -48,7 +48,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "TESTING": False,
     })
     with app.app_context():
-        upgrade()
+        upgrade(revision="heads")
         result = app.test_cli_runner().invoke(args=["seed", "demo"])
         assert result.exit_code == 0, result.output
         db.session.remove()
