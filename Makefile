@@ -7,7 +7,7 @@ PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: help install install-browser run db demo test test-sqlite test-postgres bench lint clean
+.PHONY: help install install-fonts install-browser run db demo test test-sqlite test-postgres bench lint clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
@@ -24,7 +24,12 @@ node_modules/.installed: package.json $(wildcard package-lock.json)
 	if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
 	@touch $@
 
-install: $(VENV)/.installed node_modules/.installed  ## create .venv, install the Python and npm packages the app needs
+install: $(VENV)/.installed node_modules/.installed install-fonts  ## create .venv, install the Python and npm packages the app needs
+
+# Liberation Serif (Times New Roman metrics, every Vietnamese glyph) is embedded in the PDF papers
+FONT_FILE := /usr/share/fonts/truetype/liberation2/LiberationSerif-Regular.ttf
+install-fonts:  ## Debian's fonts-liberation2 for the PDF papers (apt only when the font is missing)
+	@test -f $(FONT_FILE) || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-liberation2 >/dev/null; }
 
 install-browser:  ## Debian's Chromium and fonts for the browser tests
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-liberation2 >/dev/null; }
@@ -35,7 +40,8 @@ db: install  ## migrate the database (SQLite by default, DATABASE_URL otherwise)
 demo: db  ## seed the demo agencies, users and procedures
 	$(FLASK) seed demo
 
-run: demo  ## set everything up and serve the app at http://127.0.0.1:5000
+run: demo  ## set everything up and serve the app at http://127.0.0.1:5000 (with the scheduler beside it)
+	@$(FLASK) jobs run & jobs=$$!; trap 'kill $$jobs 2>/dev/null; wait $$jobs 2>/dev/null' EXIT INT TERM; \
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
 test: install install-browser  ## set everything up and run the whole suite on SQLite, then on PostgreSQL

@@ -85,8 +85,10 @@ def register_blueprints(app: Flask) -> None:
     from app.designer import register as register_designer
     from app.extensions import csrf
     from app.inbox.routes import bp as inbox_bp
+    from app.papers.routes import bp as papers_bp
     from app.tracking.routes import bp as tracking_bp
     from app.web.routes import bp as web_bp
+    from app.worktime.routes import bp as worktime_bp
 
     csrf.exempt(api_bp)  # the API authenticates with bearer tokens, not cookies
     app.register_blueprint(web_bp)
@@ -94,7 +96,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(inbox_bp)
     app.register_blueprint(tracking_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(papers_bp)
     register_designer(app)
+    app.register_blueprint(worktime_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -12,6 +12,7 @@ from flask.cli import AppGroup
 from app.auth import services as auth
 from app.common.errors import AppError
 from app.extensions import db
+from app.worktime.cli import calendar_cli
 
 units_cli = AppGroup("units", help="Đơn vị (cơ quan) xử lý hồ sơ.")
 users_cli = AppGroup("users", help="Người dùng, vai trò và mã truy cập API.")
@@ -215,5 +216,48 @@ def seed_demo() -> None:
 
 
 def register(app: Flask) -> None:
-    for group in (units_cli, users_cli, roles_cli, workflows_cli, seed_cli):
+    for group in (units_cli, users_cli, roles_cli, workflows_cli, seed_cli, calendar_cli, jobs_cli):
         app.cli.add_command(group)
+
+
+jobs_cli = AppGroup("jobs", help="Bộ lập lịch: hẹn giờ BPMN (nhắc việc, chuyển cấp).")
+
+
+@jobs_cli.command("run")
+@click.option("--interval", type=float, default=None, help="seconds between polls (default 2)")
+def jobs_run(interval: float | None) -> None:
+    """Run the one scheduler process (fires due BPMN timers) until stopped."""
+    import logging
+
+    from app.jobs import scheduler
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    click.echo("Bộ lập lịch đang chạy (Ctrl+C để dừng).")
+    scheduler.run(current_app._get_current_object(), interval=interval)  # type: ignore[attr-defined]
+
+
+@jobs_cli.command("run-due")
+def jobs_run_due() -> None:
+    """Fire the timers due now, once."""
+    from app.jobs import run_due
+
+    fired = run_due()
+    click.echo(f"Đã kích hoạt {len(fired)} hẹn giờ.")
+
+
+@jobs_cli.command("status")
+def jobs_status() -> None:
+    """The scheduler's heartbeat and the number of pending timers."""
+    from sqlalchemy import func, select
+
+    from app.jobs import heartbeat
+    from app.jobs.models import PENDING, Timer
+
+    beat = heartbeat()
+    pending = db.session.scalar(select(func.count()).select_from(Timer).where(Timer.state == PENDING))
+    if beat is None:
+        click.echo("Bộ lập lịch chưa chạy.")
+    else:
+        click.echo(f"Nhịp tim: {beat['beat_at'].isoformat()} ({beat['age_seconds']:.0f} giây trước), "
+                   f"tiến trình {beat['holder']}, đã kích hoạt {beat['fired_total']}")
+    click.echo(f"Hẹn giờ đang chờ: {pending}")

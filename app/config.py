@@ -29,6 +29,9 @@ class Config:
     # Dossier code, Circular 01/2018 art. 19: <agency code>-<YYMMDD>-<sequence of the day>
     DOSSIER_CODE_FORMAT = os.environ.get("DOSSIER_CODE_FORMAT", "{agency}-{date:%y%m%d}-{seq:04d}")
     TIMEZONE = "Asia/Ho_Chi_Minh"
+    #: office hours and the same-day cut-off (app.worktime reads them)
+    OFFICE_HOURS = os.environ.get("OFFICE_HOURS", "07:00-11:30,13:30-17:00")
+    SAME_DAY_CUTOFF = os.environ.get("SAME_DAY_CUTOFF", "15:00")
     RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_HEADERS_ENABLED = True

@@ -193,11 +193,27 @@ def dossier(code: str):
 
 @bp.get("/tasks")
 def tasks():
+    """`scope` mine | queue | unassigned | available; filters `procedure`, `status`, `channel`,
+    `due` (overdue | soon | on_time, `days` working days for soon), `from`/`to` (received dates), `q`
+    (code or applicant name, diacritics ignored); sorted by due date, keyset `cursor` (opaque);
+    `counts=1` adds the count per tab."""
+    from app.inbox.routes import filters_from_args
+
     user = api_user()
-    limit, cursor = _paging()
+    cursor = request.args.get("cursor") or None
+    try:
+        limit = int(request.args.get("limit", 50))
+    except ValueError:
+        raise ValidationFailed("limit phải là số nguyên.", "limit must be an integer.") from None
+    if limit < 1 or limit > 500:
+        raise ValidationFailed("limit phải từ 1 đến 500.", "limit must be between 1 and 500.")
     scope = request.args.get("scope", "available")
-    rows = inbox.list_tasks(user, scope, limit=limit, cursor=cursor)
-    return jsonify(_page([task_json(t) for t in rows], rows, limit))
+    filters = filters_from_args(request.args)
+    rows = inbox.list_tasks(user, scope, limit=limit, cursor=cursor, filters=filters)
+    out = {"items": [task_json(t) for t in rows], "next_cursor": inbox.next_cursor(rows, limit)}
+    if request.args.get("counts") in ("1", "true"):
+        out["counts"] = inbox.count_tasks(user, filters)
+    return jsonify(out)
 
 
 @bp.get("/tasks/<int:task_id>")

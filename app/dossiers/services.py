@@ -42,6 +42,7 @@ from app.dossiers.models import (
 )
 from app.extensions import db
 from app.inbox.models import CANCELLED, OPEN, Task
+from app.jobs import sync_timers
 from app.schemaforms import decode_data_url, file_fields, validate_data
 from app.worktime import add_working_hours, due_date
 
@@ -229,6 +230,7 @@ def _advance(dossier: Dossier, instance: engine.Instance, actor: Actor, state: W
         state.state = blob
         state.completed = instance.is_completed
     dossier.updated_at = utcnow()
+    sync_timers(dossier, instance)
 
 
 def _sync_tasks(dossier: Dossier, instance: engine.Instance) -> None:

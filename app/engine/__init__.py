@@ -455,3 +455,65 @@ def load(model: CompiledModel, state: bytes, service_handler: ServiceHandler | N
 
 def element_ids(model: CompiledModel) -> Iterable[str]:
     return model.outline["elements"].keys()
+
+
+# --------------------------------------------------------------------------- timers (used by app.jobs)
+
+
+def _timer_due(task: Any) -> Any:
+    """The UTC datetime a waiting timer task is due, or None (cycles, or not yet evaluated)."""
+    from datetime import UTC, datetime
+
+    value = task._get_internal_data("event_value")
+    if not isinstance(value, str):
+        return None
+    try:
+        due = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if due.tzinfo is None:
+        due = due.replace(tzinfo=UTC)
+    return due.astimezone(UTC)
+
+
+def _timer_tasks(instance: Instance) -> list[Any]:
+    from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+
+    out = []
+    for task in list(instance._wf.event_manager.tasks.values()):
+        definition = getattr(task.task_spec, "event_definition", None)
+        if isinstance(definition, TimerEventDefinition) and task.has_state(TaskState.WAITING):
+            out.append(task)
+    return out
+
+
+def pending_timers(instance: Instance) -> list[dict[str, Any]]:
+    """Timers the workflow waits on: [{bpmn_id, name, due (aware UTC datetime)}], by element id."""
+    out = []
+    for task in _timer_tasks(instance):
+        due = _timer_due(task)
+        if due is None:
+            continue
+        ts = task.task_spec
+        out.append({"bpmn_id": ts.bpmn_id, "name": ts.bpmn_name or ts.bpmn_id, "due": due})
+    return out
+
+
+def fire_due_timers(instance: Instance, now: Any) -> list[str]:
+    """Fire every timer due at `now` (an aware datetime; may be ahead of the clock), then run the engine on.
+
+    Returns the element ids of the timers fired. Elements reached are added to `instance.reached`.
+    """
+    fired = []
+    for task in _timer_tasks(instance):
+        due = _timer_due(task)
+        if due is not None and due <= now:
+            task._set_internal_data(event_fired=True)
+            fired.append(task.task_spec.bpmn_id)
+    if fired:
+        try:
+            instance._wf.refresh_timers()
+        except WorkflowException as exc:
+            raise EngineError(f"Lỗi khi kích hoạt hẹn giờ: {exc}") from None
+        instance.run()
+    return fired

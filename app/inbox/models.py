@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String
+from sqlalchemy import Date, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.auth.models import Role, Unit, User
@@ -22,6 +22,9 @@ class Task(db.Model):
         # inbox "my roles in my unit": open tasks of a role in a unit, by due date
         Index("ix_tasks_queue", "state", "unit_id", "role_id", "due_at", "id"),
         Index("ix_tasks_assignee", "assignee_id", "state", "due_at"),
+        # inbox pages sorted by due date (nulls last) with keyset pagination on (due_at, id)
+        Index("ix_tasks_open_due", "due_at", "id", postgresql_where=text("state = 'open'"),
+              sqlite_where=text("state = 'open'")),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"), index=True)
@@ -55,3 +58,28 @@ class Task(db.Model):
     @property
     def is_open(self) -> bool:
         return self.state == OPEN
+
+
+class Delegation(db.Model):
+    """While on leave, a user lets a colleague with the same role in the same unit work the tasks
+    assigned to the user, from `starts_on` to `ends_on` (inclusive, dates in Vietnam).
+    The row is its own audit: who set it up, when, and who cancelled it when."""
+
+    __tablename__ = "task_delegations"
+    __table_args__ = (Index("ix_task_delegations_delegate", "delegate_id", "ends_on"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    delegate_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    role_id: Mapped[int] = mapped_column(ForeignKey("roles.id"))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    note: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    cancelled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    delegate: Mapped[User] = relationship(foreign_keys=[delegate_id])
+    role: Mapped[Role] = relationship()
+    unit: Mapped[Unit] = relationship()

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from sqlalchemy import select
 
 from app.auth.current import current_user, login_required
-from app.common.errors import AppError, ValidationFailed
+from app.catalog.models import Procedure
+from app.common.errors import AppError, Forbidden, ValidationFailed
+from app.common.types import utcnow
 from app.dossiers import services as dossiers
 from app.dossiers import storage
-from app.dossiers.models import Attachment
+from app.dossiers.models import CHANNEL_LABELS, CHANNELS, STATUS_LABELS, Attachment
 from app.extensions import db
 from app.inbox import services as inbox
 from app.web.forms import attach_errors, schema_form
@@ -21,18 +26,134 @@ def _file_url(ref: dict) -> str:
     return url_for("inbox.attachment", attachment_id=ref["attachment_id"])
 
 
+TABS = (("mine", "Của tôi"), ("queue", "Vai trò của tôi"), ("unassigned", "Chưa ai nhận"))
+PAGE = 50
+
+
+def _date_arg(name: str) -> date | None:
+    raw = (request.args.get(name) or "").strip()
+    try:
+        return date.fromisoformat(raw) if raw else None
+    except ValueError:
+        return None
+
+
+def filters_from_args(args) -> inbox.Filters:
+    """Filters from a query string (the web form and the API share the names)."""
+    status = args.get("status", type=int)
+    channel = args.get("channel") or None
+    due = args.get("due") or None
+    soon_days = args.get("days", type=int) or 2
+    return inbox.Filters(
+        procedure=(args.get("procedure") or "").strip() or None,
+        status=status if status in STATUS_LABELS else None,
+        channel=channel if channel in CHANNELS else None,
+        due=due if due in inbox.DUE_STATES else None,
+        soon_days=max(1, min(soon_days, 30)),
+        received_from=_date_arg("from"),
+        received_to=_date_arg("to"),
+        q=(args.get("q") or "").strip()[:100] or None,
+    )
+
+
 @bp.get("/")
 @login_required
 def index():
     user = current_user()
     assert user is not None
-    scope = request.args.get("tab", "available")
-    if scope not in ("available", "mine"):
-        scope = "available"
-    cursor = request.args.get("sau", type=int)
-    tasks = inbox.list_tasks(user, scope, limit=50, cursor=cursor)
-    return render_template("inbox/index.html", tasks=tasks, scope=scope,
-                           next_cursor=tasks[-1].id if len(tasks) == 50 else None)
+    scope = request.args.get("tab", "queue")
+    if scope not in ("mine", "queue", "unassigned", "available"):
+        scope = "queue"
+    filters = filters_from_args(request.args)
+    now = utcnow()
+    try:
+        tasks = inbox.list_tasks(user, scope, limit=PAGE, cursor=request.args.get("sau"), filters=filters, now=now)
+    except AppError:
+        tasks = inbox.list_tasks(user, scope, limit=PAGE, filters=filters, now=now)
+    counts = inbox.count_tasks(user, filters, now=now)
+    leader_units = {g.unit_id for g in user.grants if g.role.code == "leader"}
+    candidates: dict[tuple[int, int], list] = {}
+    for t in tasks:
+        if t.unit_id in leader_units and (t.role_id, t.unit_id) not in candidates:
+            candidates[(t.role_id, t.unit_id)] = inbox.role_holders(t.role_id, t.unit_id)
+    keep = {k: v for k, v in request.args.items() if k not in ("sau", "tab") and v}
+    procedures = db.session.scalars(select(Procedure).where(Procedure.unit_id.in_(list(user.unit_ids)))
+                                    .order_by(Procedure.code)).all()
+    return render_template("inbox/index.html", tasks=tasks, scope=scope, tabs=TABS, counts=counts,
+                           filters=filters, keep=keep, procedures=procedures, statuses=STATUS_LABELS,
+                           channels=CHANNEL_LABELS, candidates=candidates, now=now,
+                           due_state=lambda t: inbox.due_state(t, now, filters.soon_days),
+                           next_cursor=inbox.next_cursor(tasks, PAGE), user=user, may_work=inbox.may_work,
+                           stands_in=lambda t: t.assignee_id not in (None, user.id))
+
+
+@bp.post("/cong-viec/<int:task_id>/giao")
+@login_required
+def assign(task_id: int):
+    user = current_user()
+    assert user is not None
+    try:
+        t = inbox.assign(task_id, user, (request.form.get("assignee") or "").strip())
+        db.session.commit()
+        flash(f"Đã giao “{t.name}” (hồ sơ {t.dossier.code}) cho {t.assignee.display_name}.", "success")
+    except Forbidden:
+        db.session.rollback()
+        abort(403)
+    except AppError as exc:
+        db.session.rollback()
+        flash(exc.text(lang()), "error")
+        return redirect(request.referrer or url_for("inbox.index")), 303
+    return redirect(request.referrer or url_for("inbox.index"), 303)
+
+
+@bp.route("/uy-quyen", methods=["GET", "POST"])
+@login_required
+def delegations():
+    user = current_user()
+    assert user is not None
+    status = 200
+    errors: dict = {}
+    if request.method == "POST":
+        grant = next((g for g in user.grants if str(g.id) == request.form.get("grant")), None)
+        try:
+            starts = date.fromisoformat(request.form.get("starts_on", ""))
+            ends = date.fromisoformat(request.form.get("ends_on", ""))
+        except ValueError:
+            starts = ends = None
+        try:
+            if grant is None:
+                raise ValidationFailed("Chọn vai trò.", "Choose a role.", details={"grant": ["Chọn vai trò."]})
+            if starts is None or ends is None:
+                raise ValidationFailed("Nhập ngày.", "Enter the dates.",
+                                       details={"ends_on": ["Nhập ngày bắt đầu và ngày kết thúc (YYYY-MM-DD)."]})
+            d = inbox.create_delegation(user, (request.form.get("delegate") or "").strip(), grant.role_id,
+                                        grant.unit_id, starts, ends, request.form.get("note", ""))
+            db.session.commit()
+            flash(f"Đã ủy quyền cho {d.delegate.display_name} từ {starts:%d/%m/%Y} đến {ends:%d/%m/%Y}.", "success")
+            return redirect(url_for("inbox.delegations"), 303)
+        except AppError as exc:
+            db.session.rollback()
+            errors = exc.details if isinstance(exc.details, dict) else {}
+            flash(exc.text(lang()), "error")
+            status = 422
+    return render_template("inbox/delegations.html", delegations=inbox.delegations_of(user), user=user,
+                           candidates=inbox.delegate_candidates(user), errors=errors, today=inbox.today_vn(),
+                           form=request.form), status
+
+
+@bp.post("/uy-quyen/<int:delegation_id>/huy")
+@login_required
+def cancel_delegation(delegation_id: int):
+    user = current_user()
+    assert user is not None
+    try:
+        inbox.cancel_delegation(delegation_id, user)
+        db.session.commit()
+        flash("Đã hủy ủy quyền.", "success")
+    except AppError as exc:
+        db.session.rollback()
+        flash(exc.text(lang()), "error")
+    return redirect(url_for("inbox.delegations"), 303)
 
 
 def _viewable_task(task_id: int):

@@ -1,0 +1,361 @@
+"""What each paper says, from the dossier's data (see the package docstring)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from typing import Any
+
+from flask import current_app, has_request_context, url_for
+from sqlalchemy import select
+
+from app.catalog.record import CatalogRecord, fee_for, money, record_of
+from app.common.errors import AppError
+from app.common.timefmt import fmt_date, fmt_datetime, to_local
+from app.common.types import utcnow
+from app.dossiers import services as dossiers
+from app.dossiers.models import Dossier, DossierStep
+from app.extensions import db
+from app.papers.layout import Paper, font_dir
+from app.papers.words import amount_in_words
+
+TITLES = {
+    "01": "GIẤY TIẾP NHẬN HỒ SƠ VÀ HẸN TRẢ KẾT QUẢ",
+    "02": "PHIẾU YÊU CẦU BỔ SUNG, HOÀN THIỆN HỒ SƠ",
+    "03": "PHIẾU TỪ CHỐI TIẾP NHẬN GIẢI QUYẾT HỒ SƠ",
+    "04": "PHIẾU XIN LỖI VÀ HẸN LẠI NGÀY TRẢ KẾT QUẢ",
+    "05": "PHIẾU KIỂM SOÁT QUÁ TRÌNH GIẢI QUYẾT HỒ SƠ",
+}
+#: file names (Vietnamese) per kind
+FILE_NAMES = {
+    "01": "Giấy tiếp nhận và hẹn trả kết quả",
+    "02": "Phiếu yêu cầu bổ sung hồ sơ",
+    "03": "Phiếu từ chối tiếp nhận hồ sơ",
+    "04": "Phiếu xin lỗi và hẹn lại ngày trả",
+    "05": "Phiếu kiểm soát quá trình giải quyết",
+}
+KINDS = tuple(TITLES)
+CHANNEL_TEXT = {"counter": "trực tiếp", "online": "trực tuyến", "postal": "qua dịch vụ bưu chính công ích"}
+NO_DATA = "…"
+
+
+class PaperError(AppError):
+    status = 422
+    code = "paper_invalid"
+
+
+def title_of(kind: str) -> str:
+    return TITLES[kind]
+
+
+def file_name(kind: str, dossier: Dossier) -> str:
+    return f"{kind} {FILE_NAMES[kind]} - {dossier.code}.pdf"
+
+
+def render(kind: str, dossier: Dossier, **extra: Any) -> bytes:
+    """The paper ``kind`` ("01".."05") of the dossier as PDF bytes."""
+    builder = _BUILDERS.get(kind)
+    if builder is None:
+        raise PaperError(f"Không có mẫu giấy tờ '{kind}'.", f"No paper of kind '{kind}'.", status=404,
+                         code="not_found")
+    pdf = Paper(font_dir(current_app.config.get("PAPERS_FONT_DIR")), TITLES[kind])
+    try:
+        builder(pdf, dossier, extra)
+        return bytes(pdf.output())
+    finally:
+        pdf.close_fonts()
+
+
+# --------------------------------------------------------------------------- shared pieces
+
+
+def tracking_url(dossier: Dossier, secret: str | None = None) -> str:
+    """PUBLIC_BASE_URL + the tracking page; with the secret only when it is given (it is never stored)."""
+    values: dict[str, Any] = {"code": dossier.code}
+    if secret:
+        values["mat_ma"] = secret
+    if has_request_context():
+        path = url_for("tracking.show", **values)
+    else:
+        path = current_app.url_map.bind("localhost").build("tracking.show", values)
+    return current_app.config.get("PUBLIC_BASE_URL", "").rstrip("/") + path
+
+
+def long_date(value: date | datetime | None = None) -> str:
+    value = to_local(value or utcnow()) if isinstance(value, datetime) or value is None else value
+    return f"ngày {value.day:02d} tháng {value.month:02d} năm {value.year}"
+
+
+def _record(dossier: Dossier) -> CatalogRecord | None:
+    try:
+        return record_of(dossier.procedure)
+    except Exception:  # noqa: BLE001 - a broken catalogue record must not stop the desk from printing
+        return None
+
+
+def _processing_time(record: CatalogRecord | None, channel: str) -> str:
+    if record is None:
+        return NO_DATA
+    time = record.processing_time_by_channel.get(channel) or record.processing_time
+    return time.describe()
+
+
+def _start(pdf: Paper, dossier: Dossier, kind: str, subtitle: str = "") -> None:
+    pdf.header_block("", dossier.unit.name, f"Số: {dossier.code}")
+    pdf.heading(TITLES[kind], subtitle)
+
+
+def _applicant(pdf: Paper, dossier: Dossier, *, full: bool = True) -> None:
+    pdf.field("Ông/Bà", dossier.applicant_name)
+    if full:
+        pdf.field("Số định danh cá nhân/CCCD", dossier.applicant_id_number or "")
+        pdf.field("Địa chỉ", dossier.applicant_address or "")
+        pdf.field("Số điện thoại", dossier.applicant_phone or "")
+        pdf.field("Thư điện tử", dossier.applicant_email or "")
+
+
+def _received(dossier: Dossier) -> datetime:
+    return dossier.received_at or dossier.submitted_at
+
+
+def _reception_official(dossier: Dossier) -> str:
+    for step in dossiers.steps(dossier):
+        if step.role_code == "reception" and step.actor_id:
+            return step.actor_label
+    return ""
+
+
+def _as_lines(value: Any) -> list[str]:
+    """A list of strings from text (one per line), a list of strings, or a list of {name/label, note}."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        return [line.strip(" -•\t") for line in value.splitlines() if line.strip(" -•\t")]
+    if isinstance(value, dict):
+        value = [value]
+    lines: list[str] = []
+    for item in value:
+        if isinstance(item, dict):
+            name = str(item.get("name") or item.get("label") or item.get("title") or "").strip()
+            note = str(item.get("note") or item.get("reason") or "").strip()
+            text = f"{name}: {note}" if name and note else name or note
+        else:
+            text = str(item).strip()
+        if text:
+            lines.append(text)
+    return lines
+
+
+def _latest_reception_data(dossier: Dossier) -> dict[str, Any]:
+    from app.auth.models import Role
+    from app.inbox.models import Task
+
+    task = db.session.scalar(
+        select(Task).join(Role, Task.role_id == Role.id)
+        .where(Task.dossier_id == dossier.id, Role.code == "reception", Task.data.is_not(None))
+        .order_by(Task.completed_at.desc(), Task.id.desc()).limit(1))
+    return dict(task.data or {}) if task is not None else {}
+
+
+def _components(dossier: Dossier, record: CatalogRecord | None) -> list[list[str]]:
+    if record is not None and record.components:
+        return [[str(i), c.name, str(c.originals), str(c.copies)] for i, c in enumerate(record.components, 1)]
+    # no catalogue list: the files the applicant sent, as electronic copies
+    return [[str(i), a.filename, "0", "1 (điện tử)"] for i, a in enumerate(dossiers.attachments(dossier), 1)]
+
+
+# --------------------------------------------------------------------------- 01 receipt and appointment
+
+
+def _paper_01(pdf: Paper, dossier: Dossier, extra: dict[str, Any]) -> None:
+    record = _record(dossier)
+    _start(pdf, dossier, "01")
+    unit = dossier.unit
+    pdf.para(f"{unit.name} tiếp nhận hồ sơ của:")
+    _applicant(pdf, dossier)
+    pdf.field("Nội dung yêu cầu giải quyết", f"{dossier.procedure.name} (mã thủ tục {dossier.procedure.code})")
+    pdf.field("Mã hồ sơ", dossier.code)
+    pdf.field("Hình thức nộp", CHANNEL_TEXT.get(dossier.channel, dossier.channel))
+    pdf.para("1. Thành phần hồ sơ nộp gồm:")
+    rows = _components(dossier, record)
+    if rows:
+        pdf.grid(["STT", "Tên giấy tờ", "Bản chính", "Bản sao"], rows, (9, 58, 18, 18), size=9,
+                 aligns=("CENTER", "LEFT", "CENTER", "CENTER"))
+    else:
+        pdf.para("(Không có giấy tờ kèm theo)", style="I")
+    pdf.para("2. Số lượng hồ sơ: 01 (bộ)")
+    pdf.para(f"3. Thời gian giải quyết hồ sơ theo quy định: {_processing_time(record, dossier.channel)}")
+    fee = fee_for(record, dossier.data or {}) if record is not None else 0
+    pdf.para(f"4. Phí, lệ phí: {money(fee)} (Bằng chữ: {amount_in_words(fee)})")
+    pdf.para(f"5. Thời gian nhận hồ sơ: {fmt_datetime(_received(dossier)) or NO_DATA}")
+    pdf.para(f"6. Thời gian trả kết quả giải quyết hồ sơ: {fmt_datetime(dossier.due_at) or NO_DATA}",
+             style="B")
+    where = unit.name + (f", {unit.address}" if unit.address else "")
+    pdf.para(f"7. Nơi nhận kết quả: {where}")
+    pdf.ln(1)
+    url = tracking_url(dossier, extra.get("secret"))
+    caption = (f"Quét mã QR để tra cứu tình trạng hồ sơ {dossier.code}"
+               + ("." if extra.get("secret") else " (nhập mã tra cứu được cấp khi nộp hồ sơ).")
+               + f" Địa chỉ: {url}")
+    pdf.qr(url, caption)
+    official = extra.get("official") or _reception_official(dossier)
+    pdf.signatures([("NGƯỜI NỘP HỒ SƠ", "(Ký và ghi rõ họ tên)", dossier.applicant_name),
+                    ("NGƯỜI TIẾP NHẬN HỒ SƠ", "(Ký và ghi rõ họ tên)", official)])
+
+
+# --------------------------------------------------------------------------- 02 supplement request
+
+
+def supplement_items(dossier: Dossier, given: Any = None) -> list[str]:
+    items = _as_lines(given)
+    if not items:
+        items = _as_lines((dossier.data or {}).get("supplement_items"))
+    if not items:
+        items = _as_lines(_latest_reception_data(dossier).get("supplement_items"))
+    return items
+
+
+def _paper_02(pdf: Paper, dossier: Dossier, extra: dict[str, Any]) -> None:
+    items = supplement_items(dossier, extra.get("items"))
+    if not items:
+        raise PaperError("Hồ sơ chưa có nội dung cần bổ sung (supplement_items).",
+                         "The dossier has no supplement items.")
+    _start(pdf, dossier, "02")
+    unit = dossier.unit
+    pdf.para(f"Ngày {fmt_date(_received(dossier))}, {unit.name} tiếp nhận hồ sơ của:")
+    _applicant(pdf, dossier, full=False)
+    pdf.field("Nội dung yêu cầu giải quyết", dossier.procedure.name)
+    pdf.field("Mã hồ sơ", dossier.code)
+    pdf.para("Sau khi xem xét, đề nghị Ông/Bà bổ sung, hoàn thiện hồ sơ gồm những nội dung sau:", indent=True)
+    pdf.numbered(items)
+    reason = extra.get("reason") or (dossier.data or {}).get("supplement_reason")
+    if reason:
+        pdf.para(f"Lý do: {reason}")
+    contact = ", ".join(x for x in (unit.phone and f"số điện thoại {unit.phone}",
+                                    unit.email and f"thư điện tử {unit.email}") if x)
+    pdf.para("Trong quá trình hoàn thiện hồ sơ nếu có vướng mắc, Ông/Bà liên hệ với "
+             f"{unit.name}{' (' + contact + ')' if contact else ''} để được hướng dẫn.", indent=True)
+    pdf.para(f"Ngày lập phiếu: {fmt_datetime(extra.get('at') or utcnow())}", style="I", size=9.5)
+    pdf.signatures([("NGƯỜI HƯỚNG DẪN", "(Ký và ghi rõ họ tên)", extra.get("official") or "")])
+
+
+# --------------------------------------------------------------------------- 03 refusal
+
+
+def refusal_reasons(dossier: Dossier, given: Any = None) -> list[str]:
+    data = dossier.data or {}
+    for value in (given, data.get("refusal_reason"), data.get("refusal_reasons"), data.get("reception_note")):
+        lines = _as_lines(value)
+        if lines:
+            return lines
+    return []
+
+
+def _paper_03(pdf: Paper, dossier: Dossier, extra: dict[str, Any]) -> None:
+    reasons = refusal_reasons(dossier, extra.get("reasons"))
+    if not reasons:
+        raise PaperError("Hồ sơ chưa có lý do từ chối (refusal_reason).", "The dossier has no refusal reason.")
+    _start(pdf, dossier, "03")
+    unit = dossier.unit
+    pdf.para(f"{unit.name} tiếp nhận hồ sơ của:")
+    _applicant(pdf, dossier, full=False)
+    pdf.field("Địa chỉ", dossier.applicant_address or "")
+    pdf.field("Nội dung yêu cầu giải quyết", dossier.procedure.name)
+    pdf.field("Mã hồ sơ", dossier.code)
+    pdf.para("Qua xem xét, cơ quan, đơn vị không tiếp nhận, giải quyết hồ sơ này với lý do cụ thể như sau:",
+             indent=True)
+    pdf.numbered(reasons)
+    pdf.para("Xin thông báo để Ông/Bà được biết và thực hiện./.", indent=True)
+    pdf.para(f"Ngày lập phiếu: {fmt_datetime(extra.get('at') or utcnow())}", style="I", size=9.5)
+    pdf.signatures([("NGƯỜI TIẾP NHẬN HỒ SƠ", "(Ký và ghi rõ họ tên)",
+                     extra.get("official") or _reception_official(dossier))])
+
+
+# --------------------------------------------------------------------------- 04 apology and new date
+
+
+def _paper_04(pdf: Paper, dossier: Dossier, extra: dict[str, Any]) -> None:
+    new_date, reason = extra.get("new_date"), (extra.get("reason") or "").strip()
+    if not isinstance(new_date, date) or not reason:
+        raise PaperError("Cần ngày hẹn trả mới và lý do chậm trễ.", "A new date and a reason are required.")
+    new_text = fmt_datetime(new_date) if isinstance(new_date, datetime) else fmt_date(new_date)
+    _start(pdf, dossier, "04")
+    unit = dossier.unit
+    pdf.para(f"Ngày {fmt_date(_received(dossier))}, {unit.name} tiếp nhận giải quyết hồ sơ của:")
+    _applicant(pdf, dossier, full=False)
+    pdf.field("Nội dung yêu cầu giải quyết", dossier.procedure.name)
+    pdf.field("Mã hồ sơ", dossier.code)
+    pdf.field("Thời gian hẹn trả kết quả giải quyết hồ sơ", fmt_datetime(dossier.due_at) or NO_DATA)
+    pdf.para(f"Tuy nhiên đến nay, {unit.name} chưa trả kết quả giải quyết hồ sơ cho Ông/Bà đúng hẹn ghi trên "
+             "Giấy tiếp nhận hồ sơ và hẹn trả kết quả.", indent=True)
+    pdf.field("Lý do", reason)
+    pdf.para(f"Sự chậm trễ này đã gây phiền hà cho Ông/Bà, {unit.name} xin lỗi Ông/Bà và sẽ trả kết quả giải "
+             "quyết hồ sơ cho Ông/Bà vào:", indent=True)
+    pdf.field("Ngày hẹn trả kết quả mới", new_text)
+    pdf.para("Chúng tôi xin trân trọng cảm ơn sự hợp tác của Ông/Bà./.", indent=True)
+    pdf.place_date(long_date(extra.get("at")).capitalize())
+    pdf.signatures([("THỦ TRƯỞNG CƠ QUAN, ĐƠN VỊ", "(Ký, ghi rõ họ tên và đóng dấu)", extra.get("official") or "")])
+
+
+# --------------------------------------------------------------------------- 05 process-control sheet
+
+
+def timeliness(finished: datetime | None, due: datetime | None) -> str:
+    """'Trước hạn' (a day or more early), 'Đúng hạn' (by the due time, on its day) or 'Quá hạn'."""
+    if finished is None or due is None:
+        return "—"
+    if finished > due:
+        return "Quá hạn"
+    local_finished, local_due = to_local(finished), to_local(due)
+    assert local_finished is not None and local_due is not None
+    return "Đúng hạn" if local_finished.date() == local_due.date() else "Trước hạn"
+
+
+def handovers(dossier: Dossier, steps: Sequence[DossierStep] | None = None) -> list[dict[str, Any]]:
+    """Each hand-over: the previous holder gives the dossier to the one who did the step."""
+    rows: list[dict[str, Any]] = []
+    holder = "Người nộp hồ sơ"
+    for step in steps if steps is not None else dossiers.steps(dossier):
+        if step.role_code == "applicant" and not step.actor_id:
+            holder = step.actor_label or holder
+            continue
+        if not step.actor_id and step.actor_label == "Hệ thống":
+            continue  # milestones the engine reached: no one handed anything over
+        unit = step.unit.name if step.unit is not None else dossier.unit.name
+        receiver = f"{step.actor_label} ({unit})" if step.actor_label else unit
+        rows.append({"name": step.name, "from": holder, "to": receiver,
+                     "at": step.started_at or step.finished_at, "done": step.finished_at, "due": step.due_at,
+                     "result": timeliness(step.finished_at, step.due_at)})
+        holder = receiver
+    return rows
+
+
+def _paper_05(pdf: Paper, dossier: Dossier, extra: dict[str, Any]) -> None:
+    _start(pdf, dossier, "05", f"(Kèm theo Giấy tiếp nhận hồ sơ và hẹn trả kết quả mã {dossier.code})")
+    pdf.field("Người nộp hồ sơ", dossier.applicant_name)
+    pdf.field("Nội dung yêu cầu giải quyết", dossier.procedure.name)
+    pdf.field("Cơ quan giải quyết", dossier.unit.name)
+    pdf.field("Thời gian nhận hồ sơ", fmt_datetime(_received(dossier)) or NO_DATA)
+    pdf.field("Thời gian hẹn trả kết quả", fmt_datetime(dossier.due_at) or NO_DATA)
+    pdf.ln(1)
+    rows = [[str(i), f"{r['name']}\nGiao: {r['from']}\nNhận: {r['to']}",
+             f"{fmt_datetime(r['at'])}\nXong: {fmt_datetime(r['done'])}", fmt_datetime(r["due"]) or "—",
+             r["result"]] for i, r in enumerate(handovers(dossier), 1)]
+    if rows:
+        pdf.grid(["TT", "Bước, giao và nhận hồ sơ", "Thời gian", "Hạn xử lý", "Kết quả"], rows,
+                 (8, 41, 21, 17, 16), size=8, aligns=("CENTER", "LEFT", "CENTER", "CENTER", "CENTER"))
+    else:
+        pdf.para("(Chưa có bước giao, nhận hồ sơ nào)", style="I")
+    late = dossier.due_at is not None and (dossier.finished_at or utcnow()) > dossier.due_at
+    if dossier.due_at is not None:
+        state = "đã hoàn thành" if dossier.finished_at else "đang giải quyết"
+        pdf.para(f"Tình trạng: hồ sơ {state}, {'quá hạn' if late else 'trong hạn'}.", style="I", size=9.5)
+    pdf.place_date(long_date(extra.get("at")).capitalize())
+
+
+_BUILDERS: dict[str, Callable[[Paper, Dossier, dict[str, Any]], None]] = {
+    "01": _paper_01, "02": _paper_02, "03": _paper_03, "04": _paper_04, "05": _paper_05,
+}
+
+__all__ = ["KINDS", "PaperError", "file_name", "handovers", "long_date", "refusal_reasons", "render",
+           "supplement_items", "timeliness", "title_of", "tracking_url"]
