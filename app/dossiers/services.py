@@ -44,10 +44,11 @@ from app.extensions import db
 from app.inbox.models import CANCELLED, OPEN, Task
 from app.jobs import sync_timers
 from app.schemaforms import decode_data_url, file_fields, validate_data
-from app.worktime import add_working_hours, due_date
+from app.worktime import add_working_hours, due_date, shift_by_working_hours, working_hours_between
 
 SECRET_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud and typed from paper
 SECRET_LENGTH = 10
+SUPPLEMENT = 5  # national status "supplement requested"
 MILESTONE_KINDS = {"IntermediateThrowEvent", "EndEvent", "IntermediateCatchEvent"}
 
 APPLICANT_SCHEMA: dict[str, Any] = {
@@ -194,8 +195,17 @@ def set_status(dossier: Dossier, new: int, actor: Actor, reason: str = "") -> No
         dossier.finished_at = now
     if new == old:
         return
+    detail: dict[str, Any] = {}
+    if new == SUPPLEMENT and dossier.clock_paused_at is None:
+        dossier.clock_paused_at = now  # the clock stops while the applicant supplies the papers
+    elif old == SUPPLEMENT and dossier.clock_paused_at is not None:
+        paused = working_hours_between(dossier.clock_paused_at, now)
+        if dossier.due_at is not None and paused > 0:
+            detail = {"paused_working_hours": round(paused, 4), "due_before": dossier.due_at.isoformat()}
+            dossier.due_at = shift_by_working_hours(dossier.due_at, paused)
+        dossier.clock_paused_at = None
     dossier.status = new
-    audit(dossier, actor, "status", from_status=old, to_status=new, note=reason)
+    audit(dossier, actor, "status", from_status=old, to_status=new, note=reason, detail=detail)
 
 
 def advance(dossier: Dossier, instance: engine.Instance, actor: Actor,
