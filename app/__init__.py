@@ -84,6 +84,7 @@ def register_blueprints(app: Flask) -> None:
     from app.auth.routes import bp as auth_bp
     from app.designer import register as register_designer
     from app.extensions import csrf
+    from app.inbox.notes_routes import bp as notes_bp
     from app.inbox.routes import bp as inbox_bp
     from app.papers.routes import bp as papers_bp
     from app.tracking.routes import bp as tracking_bp
@@ -94,6 +95,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(web_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(inbox_bp)
+    app.register_blueprint(notes_bp)
     app.register_blueprint(tracking_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(papers_bp)

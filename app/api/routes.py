@@ -15,6 +15,7 @@ from app.common.errors import AppError, Forbidden, NotFound, ValidationFailed
 from app.common.timefmt import iso
 from app.dossiers import services as dossiers
 from app.dossiers.models import Dossier, status_label
+from app.dossiers.notes import notes_json
 from app.extensions import db, limiter
 from app.inbox import services as inbox
 from app.inbox.models import Task
@@ -187,6 +188,7 @@ def dossier(code: str):
         "history": [{"at": iso(h.at), "actor": h.actor_label, "action": h.action, "from_status": h.from_status,
                      "to_status": h.to_status, "detail": h.detail, "note": h.note} for h in dossiers.history(d)],
         "tasks": [task_json(t) for t in inbox.open_tasks(d)],
+        "notes": notes_json(d),
     })
     return jsonify(out)
 

@@ -158,3 +158,17 @@ class AuditLog(db.Model):
     detail: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
     note: Mapped[str] = mapped_column(Text, default="")
     actor: Mapped[User | None] = relationship()
+
+
+class DossierNote(db.Model):
+    """A comment or internal note on a dossier, for officials only (never shown to the applicant)."""
+
+    __tablename__ = "dossier_notes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    text: Mapped[str] = mapped_column(Text)
+    #: ids of the dossier attachments added with the note
+    attachment_ids: Mapped[list[int]] = mapped_column(JsonType, default=list)
+    author: Mapped[User] = relationship()
