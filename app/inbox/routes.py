@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, session, url_for
 from sqlalchemy import select
 
 from app.auth.current import current_user, login_required
 from app.catalog.models import Procedure
+from app.catalog.services import get_procedure
 from app.common.errors import AppError, Forbidden, ValidationFailed
 from app.common.types import utcnow
 from app.dossiers import services as dossiers
@@ -16,7 +17,7 @@ from app.dossiers import storage
 from app.dossiers.models import CHANNEL_LABELS, CHANNELS, STATUS_LABELS, Attachment
 from app.extensions import db
 from app.inbox import services as inbox
-from app.web.forms import attach_errors, schema_form
+from app.web.forms import COUNTER_APPLICANT_FORM, attach_errors, schema_form
 from app.web.helpers import lang
 
 bp = Blueprint("inbox", __name__, url_prefix="/can-bo")
@@ -248,3 +249,72 @@ def attachment(attachment_id: int):
         abort(403)
     return send_file(storage.path_for(att.sha256), mimetype=att.content_type, download_name=att.filename,
                      as_attachment=att.content_type not in ("application/pdf", "image/jpeg", "image/png"))
+
+
+# --------------------------------------------------------------------------- counter intake (the reception desk)
+
+
+def _reception_procedures(user) -> list[Procedure]:
+    units = {g.unit_id for g in user.grants if g.role.code == "reception"}
+    if not units:
+        return []
+    return list(db.session.scalars(select(Procedure).where(
+        Procedure.unit_id.in_(units), Procedure.active.is_(True), Procedure.current_version_id.is_not(None))
+        .order_by(Procedure.field, Procedure.name)))
+
+
+@bp.get("/tiep-nhan")
+@login_required
+def counter_index():
+    user = current_user()
+    assert user is not None
+    procedures = _reception_procedures(user)
+    if not procedures and not user.has_role("reception"):
+        abort(403)
+    return render_template("inbox/counter_index.html", procedures=procedures)
+
+
+@bp.route("/tiep-nhan/<code>", methods=["GET", "POST"])
+@login_required
+def counter_intake(code: str):
+    """The desk registers a dossier brought in person (channel 'counter') on the applicant's behalf."""
+    user = current_user()
+    assert user is not None
+    proc = get_procedure(code)
+    if not user.has_role("reception", proc.unit_id):
+        abort(403)
+    version = proc.current_version
+    assert version is not None
+    outline = version.spec.outline
+    applicant_form = schema_form(COUNTER_APPLICANT_FORM, None, prefix="nguoinop-")
+    data_form = schema_form(version.form(outline.get("start_form")), version.form(outline.get("start_ui_form")),
+                            prefix="hoso-")
+    if request.method == "POST":
+        ok_a = applicant_form.validate_schema(lang=lang())
+        ok_d = data_form.validate_schema(lang=lang())
+        if ok_a and ok_d:
+            try:
+                dossier, secret = dossiers.submit(code, "counter", dict(applicant_form.clean_data),
+                                                  data_form.clean_data, actor=dossiers.Actor(user), lang=lang())
+                db.session.commit()
+            except ValidationFailed as exc:
+                db.session.rollback()
+                attach_errors(applicant_form, exc.details, "applicant.")
+                attach_errors(data_form, exc.details, "data.")
+            else:
+                session["counter_submitted"] = {dossier.code: secret}  # shown once, on the next page
+                return redirect(url_for("inbox.counter_done", code=dossier.code))
+    return render_template("inbox/counter.html", procedure=proc, applicant_form=applicant_form,
+                           data_form=data_form), (422 if request.method == "POST" else 200)
+
+
+@bp.get("/tiep-nhan/ho-so/<code>")
+@login_required
+def counter_done(code: str):
+    user = current_user()
+    assert user is not None
+    d = dossiers.get_dossier(code)
+    secret = (session.get("counter_submitted") or {}).get(code)
+    if secret is None or not dossiers.can_view(user, d):
+        abort(404)
+    return render_template("inbox/counter_done.html", dossier=d, secret=secret)

@@ -25,6 +25,9 @@ def paper(code: str, kind: str):
     if not dossiers.can_view(user, dossier):
         abort(403)
     extra: dict = {"official": user.display_name}
+    secret = request.args.get("mat_ma", "").strip()
+    if kind == "01" and secret and dossiers.check_secret(dossier, secret):
+        extra["secret"] = secret  # the QR code then opens the tracking page directly
     if kind == "04":
         raw_date, reason = request.args.get("ngay", "").strip(), request.args.get("ly_do", "").strip()
         if not raw_date and not reason:

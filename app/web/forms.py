@@ -29,6 +29,11 @@ APPLICANT_FORM: dict[str, Any] = {
     },
 }
 APPLICANT_UI = {"channel": {"ui:widget": "radio"}}
+#: at the desk the channel is "counter": the same applicant fields without the choice
+COUNTER_APPLICANT_FORM: dict[str, Any] = {
+    **APPLICANT_FORM,
+    "properties": {k: v for k, v in APPLICANT_FORM["properties"].items() if k != "channel"},
+}
 
 
 def formdata():
