@@ -131,36 +131,17 @@ def summary(latencies_s: list[float], wall_s: float) -> dict[str, Any]:
 # =========================================================================== (a) raw engine
 
 
-def _load_parse_xml():
-    """The app's hardened XML parser; loaded from its file if the engine package cannot be imported yet."""
-    try:
-        from app.engine.xmlsafe import parse_xml
-
-        return parse_xml
-    except ImportError:
-        import importlib.util
-
-        spec = importlib.util.spec_from_file_location("_bench_xmlsafe", ROOT / "app" / "engine" / "xmlsafe.py")
-        assert spec and spec.loader
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-        return mod.parse_xml
-
-
 def raw_bench(n: int, warm: int) -> dict[str, Any]:
-    from uuid import UUID
 
     from SpiffWorkflow.bpmn import BpmnWorkflow
     from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
-    from SpiffWorkflow.bpmn.serializer.default.workflow import (
-        BpmnWorkflowConverter,
-        WorkflowConverter,
-    )
     from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
     from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
     from SpiffWorkflow.util.task import TaskState
 
-    parse_xml = _load_parse_xml()
+    from app.engine import StateConverter
+    from app.engine.xmlsafe import parse_xml
+
     t0 = time.perf_counter()
     parser = SpiffBpmnParser(validator=VALIDATOR)
     parser.add_bpmn_xml(parse_xml(BPMN_FILE.read_bytes()), filename=BPMN_FILE.name)
@@ -170,26 +151,8 @@ def raw_bench(n: int, warm: int) -> dict[str, Any]:
 
     full = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
 
-    class StateOnlyConverter(BpmnWorkflowConverter):
-        """The workflow without its spec (the spec is stored once and kept deserialized)."""
-
-        def to_dict(self, workflow):  # type: ignore[override]
-            dct = WorkflowConverter.to_dict(self, workflow)
-            dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
-            dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
-            return dct
-
-        def from_dict(self, dct, spec=None, subprocess_specs=None):  # type: ignore[override]
-            workflow = self.target_class(spec, subprocess_specs, deserializing=True)
-            workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
-            workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
-            self.set_default_attributes(workflow, dct)
-            self.subprocesses_from_dict(dct["subprocesses"], workflow)
-            workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
-            return workflow
-
     state_registry = BpmnWorkflowSerializer.configure(SPIFF_CONFIG)
-    state_conv = StateOnlyConverter(BpmnWorkflow, state_registry)
+    state_conv = StateConverter(BpmnWorkflow, state_registry)  # the app's spec-free converter
 
     def dump_state(wf) -> bytes:
         dct = state_registry.convert(wf)

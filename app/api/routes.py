@@ -168,9 +168,7 @@ def tracking_complete(code: str, task_id: int):
 @bp.get("/dossiers/<code>")
 def dossier(code: str):
     user = api_user()
-    d = dossiers.get_dossier(code)
-    if not dossiers.can_view(user, d):
-        raise Forbidden("Hồ sơ không thuộc đơn vị của bạn.", "This dossier is not in your units.")
+    d = dossiers.get_viewable(code, user)
     out = _dossier_brief(d)
     out.update({
         "procedure": {"code": d.procedure.code, "name": d.procedure.name, "version": d.version.number},

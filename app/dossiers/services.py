@@ -24,7 +24,7 @@ from app.auth.services import role_for_lane
 from app.catalog.models import ProcedureVersion
 from app.catalog.record import processing_time_for
 from app.catalog.services import get_procedure, model_of
-from app.common.errors import AppError, NotFound, ValidationFailed
+from app.common.errors import AppError, Forbidden, NotFound, ValidationFailed
 from app.common.text import fold
 from app.common.timefmt import to_local
 from app.common.types import utcnow
@@ -358,6 +358,14 @@ def can_view(user: User, dossier: Dossier) -> bool:
     return db.session.scalar(
         select(Task.id).where(Task.dossier_id == dossier.id, Task.unit_id.in_(units)).limit(1)
     ) is not None
+
+
+def get_viewable(code: str, user: User) -> Dossier:
+    """The dossier with this code, if the official may see it: 404 when unknown, 403 when not theirs."""
+    dossier = get_dossier(code)
+    if not can_view(user, dossier):
+        raise Forbidden("Hồ sơ không thuộc đơn vị của bạn.", "This dossier is not in your units.")
+    return dossier
 
 
 def history(dossier: Dossier) -> list[AuditLog]:

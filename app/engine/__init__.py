@@ -126,7 +126,7 @@ def _spec_registry():
     return BpmnWorkflowSerializer.configure(SPIFF_CONFIG)
 
 
-class _StateConverter(BpmnWorkflowConverter):
+class StateConverter(BpmnWorkflowConverter):
     """Serializes a workflow *without* its spec: specs are stored once, by content hash."""
 
     def to_dict(self, workflow):  # type: ignore[override]
@@ -147,7 +147,7 @@ class _StateConverter(BpmnWorkflowConverter):
 
 _SPEC_REGISTRY = _spec_registry()
 _STATE_REGISTRY = _spec_registry()
-_STATE_CONVERTER = _StateConverter(BpmnWorkflow, _STATE_REGISTRY)
+_STATE_CONVERTER = StateConverter(BpmnWorkflow, _STATE_REGISTRY)
 
 
 class _SpecCache:

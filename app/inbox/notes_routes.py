@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from app.auth.current import current_user, login_required
 from app.common.errors import ValidationFailed
@@ -39,9 +39,7 @@ def _inject() -> dict:
 def add(code: str):
     user = current_user()
     assert user is not None
-    d = dossiers.get_dossier(code)
-    if not dossiers.can_view(user, d):
-        abort(403)
+    d = dossiers.get_viewable(code, user)
     back = _safe_next(request.form.get("next"), url_for("inbox.dossier", code=d.code))
     files = [(f.filename or "tep", f.read()) for f in request.files.getlist("files") if f and f.filename]
     try:

@@ -147,14 +147,19 @@ def delegations():
 def cancel_delegation(delegation_id: int):
     user = current_user()
     assert user is not None
+    _act(lambda: inbox.cancel_delegation(delegation_id, user), "Đã hủy ủy quyền.")
+    return redirect(url_for("inbox.delegations"), 303)
+
+
+def _act(action, done: str) -> None:
+    """Run a task verb, commit, and tell the official how it went (a refusal becomes a notice, not an error page)."""
     try:
-        inbox.cancel_delegation(delegation_id, user)
+        action()
         db.session.commit()
-        flash("Đã hủy ủy quyền.", "success")
+        flash(done, "success")
     except AppError as exc:
         db.session.rollback()
         flash(exc.text(lang()), "error")
-    return redirect(url_for("inbox.delegations"), 303)
 
 
 def _viewable_task(task_id: int):
@@ -198,13 +203,7 @@ def task(task_id: int):
 def claim(task_id: int):
     user = current_user()
     assert user is not None
-    try:
-        inbox.claim(task_id, user)
-        db.session.commit()
-        flash("Đã nhận xử lý công việc.", "success")
-    except AppError as exc:
-        db.session.rollback()
-        flash(exc.text(lang()), "error")
+    _act(lambda: inbox.claim(task_id, user), "Đã nhận xử lý công việc.")
     return redirect(url_for("inbox.task", task_id=task_id))
 
 
@@ -213,13 +212,7 @@ def claim(task_id: int):
 def release(task_id: int):
     user = current_user()
     assert user is not None
-    try:
-        inbox.release(task_id, user)
-        db.session.commit()
-        flash("Đã trả công việc về hàng chờ chung.", "success")
-    except AppError as exc:
-        db.session.rollback()
-        flash(exc.text(lang()), "error")
+    _act(lambda: inbox.release(task_id, user), "Đã trả công việc về hàng chờ chung.")
     return redirect(url_for("inbox.index"))
 
 
@@ -228,9 +221,7 @@ def release(task_id: int):
 def dossier(code: str):
     user = current_user()
     assert user is not None
-    d = dossiers.get_dossier(code)
-    if not dossiers.can_view(user, d):
-        abort(403)
+    d = dossiers.get_viewable(code, user)
     return render_template("inbox/dossier.html", dossier=d, steps=dossiers.steps(d),
                            history=dossiers.history(d), attachments=dossiers.attachments(d),
                            tasks=inbox.open_tasks(d), file_url=_file_url)

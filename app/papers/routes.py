@@ -21,9 +21,7 @@ def paper(code: str, kind: str):
         abort(404)
     user = current_user()
     assert user is not None
-    dossier = dossiers.get_dossier(code)
-    if not dossiers.can_view(user, dossier):
-        abort(403)
+    dossier = dossiers.get_viewable(code, user)
     extra: dict = {"official": user.display_name}
     secret = request.args.get("mat_ma", "").strip()
     if kind == "01" and secret and dossiers.check_secret(dossier, secret):
