@@ -28,7 +28,7 @@ from app.common.errors import AppError, Forbidden, NotFound, ValidationFailed
 from app.common.text import fold
 from app.common.timefmt import to_local
 from app.common.types import utcnow
-from app.dossiers import storage
+from app.dossiers import events, storage
 from app.dossiers.files import check_upload
 from app.dossiers.models import (
     CHANNELS,
@@ -206,6 +206,15 @@ def set_status(dossier: Dossier, new: int, actor: Actor, reason: str = "") -> No
         dossier.clock_paused_at = None
     dossier.status = new
     audit(dossier, actor, "status", from_status=old, to_status=new, note=reason, detail=detail)
+    events.status_changed.send(dossier, old=old, new=new, actor=actor, reason=reason)
+
+
+def record_step(dossier: Dossier, **fields: Any) -> DossierStep:
+    """A progress step (milestone or hand-over) on the dossier; listeners sync it to the portal."""
+    step = DossierStep(dossier_id=dossier.id, unit_id=fields.pop("unit_id", dossier.unit_id), **fields)
+    db.session.add(step)
+    events.step_recorded.send(dossier, step=step)
+    return step
 
 
 def advance(dossier: Dossier, instance: engine.Instance, actor: Actor,
@@ -225,9 +234,8 @@ def _advance(dossier: Dossier, instance: engine.Instance, actor: Actor, state: W
         if status is not None:
             set_status(dossier, status, actor, r.name)
         if r.kind in MILESTONE_KINDS and r.name:
-            db.session.add(DossierStep(dossier_id=dossier.id, name=r.name, actor_label="Hệ thống",
-                                       finished_at=utcnow(), status_after=dossier.status,
-                                       unit_id=dossier.unit_id))
+            record_step(dossier, name=r.name, actor_label="Hệ thống", finished_at=utcnow(),
+                        status_after=dossier.status)
     instance.reached.clear()
     _sync_tasks(dossier, instance)
     dossier.data = instance.data
@@ -331,9 +339,8 @@ def submit(procedure_code: str, channel: str, applicant: dict[str, Any], data: d
         exc.details = {f"data.{k}": v for k, v in (exc.details or {}).items()}
         raise
     audit(dossier, actor, "submit", to_status=1, detail={"channel": channel, "version": version.number})
-    db.session.add(DossierStep(dossier_id=dossier.id, name="Nộp hồ sơ", role_code="applicant",
-                               actor_label=actor.display, finished_at=now, status_after=1,
-                               unit_id=dossier.unit_id))
+    record_step(dossier, name="Nộp hồ sơ", role_code="applicant", actor_label=actor.display, finished_at=now,
+                status_after=1)
     try:
         instance = engine.start(model_of(version), process_data)
     except engine.EngineError as exc:

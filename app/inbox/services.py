@@ -17,13 +17,14 @@ from app.common.errors import AppError, Conflict, Forbidden, NotFound, Validatio
 from app.common.text import fold
 from app.common.timefmt import VN_TZ
 from app.common.types import UTCDateTime, utcnow
-from app.dossiers.models import Dossier, DossierStep
+from app.dossiers.models import Dossier
 from app.dossiers.services import (
     APPLICANT,
     Actor,
     advance,
     audit,
     load_instance,
+    record_step,
     store_files,
     validate_form,
 )
@@ -339,10 +340,9 @@ def complete(task_id: int, data: dict[str, Any], actor: Actor, *, lang: str = "v
             task.assignee_id = actor.user.id
             task.claimed_at = now
     advance(locked, instance, actor, state)
-    db.session.add(DossierStep(dossier_id=locked.id, name=task.name, role_code=task.role.code,
-                               unit_id=task.unit_id, actor_id=actor.user.id if actor.user else None,
-                               actor_label=actor.display, started_at=task.created_at, finished_at=now,
-                               due_at=task.due_at, status_after=locked.status))
+    record_step(locked, name=task.name, role_code=task.role.code, unit_id=task.unit_id,
+                actor_id=actor.user.id if actor.user else None, actor_label=actor.display,
+                started_at=task.created_at, finished_at=now, due_at=task.due_at, status_after=locked.status)
     audit(locked, actor, "complete_task", from_status=before, to_status=locked.status,
           detail={"task": task.bpmn_id, "task_id": task.id, "name": task.name})
     if on_behalf is not None:
