@@ -71,6 +71,10 @@ def register_extensions(app: Flask) -> None:
     from app.catalog import models as _c  # noqa: F401
     from app.dossiers import models as _d  # noqa: F401
     from app.inbox import models as _i  # noqa: F401
+    from app.outbox import models as _o  # noqa: F401
+    from app.outbox.subscribers import connect
+
+    connect()
 
 
 def _migrations_dir() -> str:
@@ -86,12 +90,15 @@ def register_blueprints(app: Flask) -> None:
     from app.extensions import csrf
     from app.inbox.notes_routes import bp as notes_bp
     from app.inbox.routes import bp as inbox_bp
+    from app.outbox.routes import bp as outbox_bp
+    from app.outbox.routes import callbacks as callbacks_bp
     from app.papers.routes import bp as papers_bp
     from app.tracking.routes import bp as tracking_bp
     from app.web.routes import bp as web_bp
     from app.worktime.routes import bp as worktime_bp
 
     csrf.exempt(api_bp)  # the API authenticates with bearer tokens, not cookies
+    csrf.exempt(callbacks_bp)  # partners sign their callbacks (HMAC)
     app.register_blueprint(web_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(inbox_bp)
@@ -101,6 +108,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(papers_bp)
     register_designer(app)
     app.register_blueprint(worktime_bp)
+    app.register_blueprint(outbox_bp)
+    app.register_blueprint(callbacks_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

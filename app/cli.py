@@ -216,7 +216,7 @@ def seed_demo() -> None:
 
 
 def register(app: Flask) -> None:
-    for group in (units_cli, users_cli, roles_cli, workflows_cli, seed_cli, calendar_cli, jobs_cli):
+    for group in (units_cli, users_cli, roles_cli, workflows_cli, seed_cli, calendar_cli, jobs_cli, outbox_cli):
         app.cli.add_command(group)
 
 
@@ -261,3 +261,32 @@ def jobs_status() -> None:
         click.echo(f"Nhịp tim: {beat['beat_at'].isoformat()} ({beat['age_seconds']:.0f} giây trước), "
                    f"tiến trình {beat['holder']}, đã kích hoạt {beat['fired_total']}")
     click.echo(f"Hẹn giờ đang chờ: {pending}")
+
+
+outbox_cli = AppGroup("outbox", help="Hộp thư đi: thông điệp gửi đối tác.")
+
+
+@outbox_cli.command("deliver")
+@click.option("--worker", default=None, help="worker name (default host:pid)")
+def outbox_deliver(worker: str | None) -> None:
+    """Deliver every message due now, once (the scheduler does this continuously)."""
+    from app.jobs.timers import worker_id
+    from app.outbox.services import deliver_due
+
+    totals: dict[str, int] = {}
+    while True:
+        counts = deliver_due(worker or worker_id())
+        if not counts:
+            break
+        for k, v in counts.items():
+            totals[k] = totals.get(k, 0) + v
+    click.echo(", ".join(f"{k}: {v}" for k, v in sorted(totals.items())) or "Không có thông điệp nào đến hạn.")
+
+
+@outbox_cli.command("status")
+def outbox_status() -> None:
+    """Messages per state."""
+    from app.outbox.services import summary
+
+    for state, n in summary().items():
+        click.echo(f"{state}: {n}")

@@ -81,7 +81,7 @@ def _load_builtin() -> None:
     # Importing the modules registers their connectors; missing optional modules are simply absent.
     import importlib
 
-    for mod in ("connectors.vnpost", "connectors.portal", "connectors.notify", "connectors.axis"):
+    for mod in ("connectors.vnpost", "connectors.portal", "connectors.notify", "connectors.axis", "connectors.webhook"):
         try:
             importlib.import_module(mod)
         except ModuleNotFoundError as exc:

@@ -28,6 +28,9 @@ class Simulator:
     def received(self) -> list[dict[str, Any]]:
         return httpx.get(f"{self.url}/_sim/received", timeout=5).json()["received"]
 
+    def arrivals(self) -> int:
+        return int(httpx.get(f"{self.url}/_sim/arrivals", timeout=5).json()["arrivals"])
+
     def reset(self) -> None:
         httpx.post(f"{self.url}/_sim/reset", timeout=5).raise_for_status()
 
@@ -39,6 +42,8 @@ class Simulator:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
 
 
 def start_simulator(name: str, env: dict[str, str] | None = None, port: int = 0) -> Simulator:

@@ -286,7 +286,13 @@ def load_instance(dossier: Dossier) -> tuple[engine.Instance, WorkflowState]:
     state = db.session.get(WorkflowState, dossier.id)
     if state is None:
         raise AppError("Hồ sơ không có trạng thái quy trình.", "The dossier has no workflow state.", status=500)
-    return engine.load(model_of(dossier.version), state.state), state
+    return engine.load(model_of(dossier.version), state.state, _services(dossier)), state
+
+
+def _services(dossier: Dossier) -> engine.ServiceHandler:
+    from app.outbox.handlers import service_handler
+
+    return service_handler(dossier)
 
 
 # --------------------------------------------------------------------------- submission
@@ -342,7 +348,7 @@ def submit(procedure_code: str, channel: str, applicant: dict[str, Any], data: d
     record_step(dossier, name="Nộp hồ sơ", role_code="applicant", actor_label=actor.display, finished_at=now,
                 status_after=1)
     try:
-        instance = engine.start(model_of(version), process_data)
+        instance = engine.start(model_of(version), process_data, _services(dossier))
     except engine.EngineError as exc:
         raise AppError(f"Quy trình của thủ tục gặp lỗi: {exc.message}", status=500, code="engine_error") from None
     advance(dossier, instance, actor)

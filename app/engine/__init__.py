@@ -27,9 +27,11 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
+from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException, WorkflowException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition as SpiffMessage
 from SpiffWorkflow.util.task import TaskState
 
 from .sandbox import ScriptError, make_script_engine
@@ -377,7 +379,24 @@ class Instance:
             out.append({"bpmn_id": getattr(ev, "name", None), "event_type": ev.event_type, "due": value})
         return out
 
+    def waiting_messages(self) -> list[str]:
+        """Names of the messages the workflow waits for (receive tasks, message catch events)."""
+        return [ev.name for ev in self._wf.waiting_events() if ev.event_type.endswith("MessageEventDefinition")]
+
     # -- changing
+    def deliver_message(self, name: str, payload: dict[str, Any]) -> bool:
+        """Hand a partner's answer to the task waiting for message `name`, then run on.
+
+        The payload lands in the waiting element's `messageVariable` (set it in the BPMN to read it).
+        Returns False, changing nothing, when no element waits for that message now.
+        """
+        if name not in self.waiting_messages():
+            return False
+        # Spiff events match by class: the Spiff message class, not plain BPMN's (ENGINE-NOTES).
+        self._wf.catch(BpmnEvent(SpiffMessage(name), payload=payload))
+        self.run()
+        return True
+
     def _record(self, task: Any) -> None:
         ts = task.task_spec
         bpmn_id = getattr(ts, "bpmn_id", None)

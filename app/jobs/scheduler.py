@@ -130,6 +130,48 @@ def tick(app: Flask, leader: Leader) -> int:
             db.session.remove()
 
 
+def outbox_tick(app: Flask, worker: str) -> int:
+    """One outbox worker pass: claim and deliver due messages until none is left (not leader-gated:
+    claims make any number of workers on any number of machines safe)."""
+    from app.outbox.services import deliver_due
+
+    total = 0
+    with app.app_context():
+        try:
+            while True:
+                counts = deliver_due(worker, limit=int(app.config.get("OUTBOX_BATCH", 20)))
+                n = sum(counts.values())
+                total += n
+                if n == 0:
+                    return total
+        except Exception:  # noqa: BLE001 — keep polling; the next tick retries
+            db.session.rollback()
+            log.exception("outbox tick failed")
+            return total
+        finally:
+            db.session.remove()
+
+
+def housekeeping_tick(app: Flask, leader: Leader) -> None:
+    """Leader only, every minute: poll partners that offer it, remind handlers of tasks due soon."""
+    from app.outbox.pollers import run_pollers
+
+    with app.app_context():
+        try:
+            if leader.worker != _current_holder():
+                return
+            run_pollers()
+        except Exception:  # noqa: BLE001
+            db.session.rollback()
+            log.exception("housekeeping failed")
+        finally:
+            db.session.remove()
+
+
+def _current_holder() -> str | None:
+    return db.session.scalar(select(SchedulerHeartbeat.holder).where(SchedulerHeartbeat.name == LEADER))
+
+
 def run(app: Flask, interval: float | None = None, stale: float | None = None) -> None:
     """Block and poll until SIGTERM/SIGINT."""
     from apscheduler.schedulers.blocking import BlockingScheduler
@@ -140,6 +182,12 @@ def run(app: Flask, interval: float | None = None, stale: float | None = None) -
     scheduler = BlockingScheduler(timezone="UTC")
     scheduler.add_job(tick, "interval", args=[app, leader], seconds=interval, id="timers",
                       max_instances=1, coalesce=True, next_run_time=utcnow())
+    for i in range(int(app.config.get("OUTBOX_WORKERS", 2))):
+        scheduler.add_job(outbox_tick, "interval", args=[app, f"{leader.worker}/outbox-{i}"],
+                          seconds=float(app.config.get("OUTBOX_POLL_SECONDS", 1)), id=f"outbox-{i}",
+                          max_instances=1, coalesce=True, next_run_time=utcnow())
+    scheduler.add_job(housekeeping_tick, "interval", args=[app, leader], id="housekeeping",
+                      seconds=float(app.config.get("HOUSEKEEPING_SECONDS", 60)), max_instances=1, coalesce=True)
 
     def stop(_signum: int, _frame: Any) -> None:
         scheduler.shutdown(wait=False)

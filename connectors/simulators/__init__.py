@@ -6,6 +6,7 @@ which gives every simulator the same control surface for tests and demos:
 - `POST /_sim/faults` `{"status": 500, "count": 3}` answer the next 3 partner calls with HTTP 500;
   `{"delay_ms": 2000}` answer slowly; `{"down": true}` refuse everything with 503 until `{"down": false}`;
 - `GET /_sim/received` every partner call accepted so far (method, path, headers that matter, JSON body);
+- `GET /_sim/arrivals` how many partner requests arrived (counted before faults and delays apply);
 - `POST /_sim/reset` forget calls and faults.
 
 Faults apply to partner routes only, never to `/_sim/*`. State lives in memory: one process, threads.
@@ -34,6 +35,7 @@ class SimState:
             self.delay_ms = 0
             self.down = False
             self.received: list[dict[str, Any]] = []
+            self.arrivals = 0  # partner requests that reached the server, before any fault or delay
             self.data: dict[str, Any] = {}  # the simulator's own state (orders, mailboxes, …)
 
     def record(self, **entry: Any) -> None:
@@ -51,6 +53,7 @@ def add_control(app: Flask) -> SimState:
         if request.path.startswith("/_sim/"):
             return None
         with state.lock:
+            state.arrivals += 1
             delay, down = state.delay_ms, state.down
             fail = state.fail_count > 0
             if fail:
@@ -82,6 +85,11 @@ def add_control(app: Flask) -> SimState:
     def _received():  # type: ignore[no-untyped-def]
         with state.lock:
             return jsonify(received=list(state.received))
+
+    @app.get("/_sim/arrivals")
+    def _arrivals():  # type: ignore[no-untyped-def]
+        with state.lock:
+            return jsonify(arrivals=state.arrivals)
 
     @app.post("/_sim/reset")
     def _reset():  # type: ignore[no-untyped-def]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 
 from werkzeug.serving import make_server
@@ -18,6 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args(argv)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request on the test's stderr
     module = importlib.import_module(f"connectors.simulators.{args.name}")
     app = module.create_app()
     server = make_server(args.host, args.port, app, threaded=True)
