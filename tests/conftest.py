@@ -20,7 +20,8 @@ from app.config import TestConfig
 from app.extensions import db as _db
 
 ROOT = Path(__file__).resolve().parent.parent
-DOSSIER_TABLES = ["outbox", "inbound_events", "shipments", "dossier_apologies", "dossier_notes", "audit_log", "dossier_steps", "attachments", "tasks", "workflow_states", "dossiers",
+DOSSIER_TABLES = ["outbox", "inbound_events", "shipments", "interagency_links", "dossier_apologies", "dossier_notes",
+                  "audit_log", "dossier_steps", "attachments", "tasks", "workflow_states", "dossiers",
                   "dossier_sequences", "api_tokens"]
 
 

@@ -381,7 +381,14 @@ class Instance:
 
     def waiting_messages(self) -> list[str]:
         """Names of the messages the workflow waits for (receive tasks, message catch events)."""
-        return [ev.name for ev in self._wf.waiting_events() if ev.event_type.endswith("MessageEventDefinition")]
+        names: list[str] = []
+        for task in self._wf.get_tasks(state=TaskState.WAITING):
+            definition = getattr(task.task_spec, "event_definition", None)
+            # an event-based gateway waits on several definitions at once
+            for d in getattr(definition, "event_definitions", None) or [definition]:
+                if isinstance(d, SpiffMessage) and d.name not in names:
+                    names.append(d.name)
+        return names
 
     # -- changing
     def deliver_message(self, name: str, payload: dict[str, Any]) -> bool:

@@ -77,21 +77,29 @@ def service_handler(dossier: Any) -> Callable[[str, dict[str, Any], dict[str, An
 # --------------------------------------------------------------------------- Vietnam Post
 
 
+def _ward_province(address: str) -> tuple[str, str]:
+    """"Số 3 Trường Thi, phường Trường Vinh, tỉnh Nghệ An" → ("phường Trường Vinh", "tỉnh Nghệ An")."""
+    parts = [p.strip() for p in address.split(",") if p.strip()]
+    return (parts[-2] if len(parts) >= 2 else "", parts[-1] if parts else "")
+
+
 def _party_applicant(dossier: Any, data: dict[str, Any]) -> dict[str, Any]:
     address = data.get("diaChiNhanKetQua") or data.get("diaChiBuuChinh") or dossier.applicant_address or ""
     if isinstance(address, dict):  # the VN address widget: {province, ward, street}
         province, ward, street = address.get("province", ""), address.get("ward", ""), address.get("street", "")
         address = ", ".join(x for x in (street, ward, province) if x)
     else:
-        province, ward = "", ""
+        address = str(address)
+        ward, province = _ward_province(address)
     return {"Name": dossier.applicant_name, "Address": address, "Tel": dossier.applicant_phone or "",
             "Email": dossier.applicant_email or "", "Province": province, "Ward": ward}
 
 
 def _party_unit(dossier: Any) -> dict[str, Any]:
     unit = dossier.unit
+    ward, province = _ward_province(unit.address or "")
     return {"Name": unit.name, "Address": unit.address or unit.name, "Tel": unit.phone or "",
-            "Email": unit.email or "", "Province": "", "Ward": ""}
+            "Email": unit.email or "", "Province": province, "Ward": ward}
 
 
 @builder("vnpost", "create_order")

@@ -88,3 +88,20 @@ class Shipment(db.Model):
     last_event_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class InteragencyLink(db.Model):
+    """A dossier sent to another agency over the document axis (out), or received from one (in)."""
+
+    __tablename__ = "interagency_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"), index=True)
+    direction: Mapped[str] = mapped_column(String(3))  # out | in
+    partner_code: Mapped[str] = mapped_column(String(35))
+    partner_name: Mapped[str] = mapped_column(String(255), default="")
+    document_id: Mapped[str] = mapped_column(String(200), index=True)  # edXML DocumentId of the request
+    remote_dossier_code: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(40), default="sent")  # last status code or "result"
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

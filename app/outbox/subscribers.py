@@ -19,8 +19,9 @@ from sqlalchemy import select
 
 from app.common.timefmt import VN_TZ, fmt_date
 from app.dossiers import events
-from app.dossiers.models import CHANNELS, Attachment, AuditLog, Dossier
+from app.dossiers.models import CHANNELS, Attachment, AuditLog, Dossier, status_label
 from app.extensions import db
+from app.outbox.models import InteragencyLink
 from app.outbox.services import enabled, enqueue
 
 #: statuses the applicant hears about, with the template and the subject
@@ -30,6 +31,10 @@ APPLICANT_NOTICES = {
     5: ("supplement", "Hồ sơ {code} cần bổ sung giấy tờ"),
     9: ("result_ready", "Hồ sơ {code} đã có kết quả"),
 }
+
+
+#: our status → the edXML status sent back to the agency that sent us the dossier
+AXIS_STATUS = {2: "03", 3: "02", 4: "05", 9: "06"}
 
 
 def portal_time(value: datetime | None) -> str:
@@ -74,9 +79,23 @@ def _on_status(dossier: Dossier, *, old: int, new: int, actor: Any, reason: str 
         db.session.flush()  # the audit row of this change is part of the snapshot
         enqueue("portal", "sync_dossier", portal_dossier(dossier), dossier=dossier,
                 ordering_key=f"portal:{dossier.id}")
+    link = _inbound_link(dossier)
+    if link is not None:  # an inter-agency dossier: the sending agency hears, it talks to the applicant
+        code = AXIS_STATUS.get(new)
+        if code and enabled("axis"):
+            from app.outbox.interagency import _status
+
+            _status(link.partner_code, link.partner_name, link.document_id, code,
+                    f"Hồ sơ {dossier.code}: {reason or status_label(new)}")
+        return
     notice = APPLICANT_NOTICES.get(new)
     if notice is not None:
         notify_applicant(dossier, notice[0], notice[1], reason=reason)
+
+
+def _inbound_link(dossier: Dossier) -> InteragencyLink | None:
+    return db.session.scalar(select(InteragencyLink).where(InteragencyLink.dossier_id == dossier.id,
+                                                           InteragencyLink.direction == "in"))
 
 
 def _on_step(dossier: Dossier, *, step: Any) -> None:
@@ -130,6 +149,7 @@ def notify_applicant(dossier: Dossier, template: str, subject: str, reason: str 
 
 def connect() -> None:
     """Subscribe (idempotent: blinker keeps one connection per receiver)."""
+    from app.outbox import interagency  # noqa: F401 — registers the axis service-task builder
     events.status_changed.connect(_on_status)
     events.step_recorded.connect(_on_step)
     events.apology_issued.connect(_on_apology)
