@@ -20,15 +20,15 @@ def connectors_from_env() -> dict:
     env = os.environ.get
     base = env("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
     return {
-        "vnpost": {"url": env("VNPOST_URL", ""), "client_id": env("VNPOST_CLIENT_ID", "motcua"),
+        "vnpost": {"url": env("VNPOST_URL", ""), "client_id": env("VNPOST_CLIENT_ID", "motcua-dev"),
                    "client_secret": env("VNPOST_CLIENT_SECRET", "motcua-dev-secret"),
                    "customer_code": env("VNPOST_CUSTOMER_CODE", "MOTCUA"),
                    "hmac_secret": env("VNPOST_HMAC_SECRET", "motcua-dev-hmac"),
                    "callback_url": env("VNPOST_CALLBACK_URL", f"{base}/api/v1/callbacks/vnpost"),
                    "timeout": float(env("VNPOST_TIMEOUT", "10"))},
-        "portal": {"url": env("PORTAL_URL", ""), "api_key": env("PORTAL_API_KEY", "motcua-dev-key"),
+        "portal": {"url": env("PORTAL_URL", ""), "api_key": env("PORTAL_API_KEY", "motcua-dev-portal-key"),
                    "timeout": float(env("PORTAL_TIMEOUT", "10"))},
-        "sms": {"url": env("SMS_URL", ""), "token": env("SMS_TOKEN", "motcua-dev-token"),
+        "sms": {"url": env("SMS_URL", ""), "token": env("SMS_TOKEN", "motcua-dev-sms-token"),
                 "timeout": float(env("SMS_TIMEOUT", "10"))},
         "email": {"host": env("SMTP_HOST", ""), "port": int(env("SMTP_PORT", "25")),
                   "sender": env("SMTP_SENDER", "MotCua <no-reply@motcua.local>"),

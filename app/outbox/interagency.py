@@ -212,6 +212,9 @@ def _open_dossier(message: edxml.Document) -> str:
                                   sha256=save(att.data)))
     _status(sender.organ_id, sender.organ_name, message.document_id, "01",
             f"Đã nhận, mở hồ sơ {dossier.code}")
+    if not dossier.is_final:
+        _status(sender.organ_id, sender.organ_name, message.document_id, "04",
+                f"Hồ sơ {dossier.code} chờ phân công xử lý")
     return f"opened {dossier.code}"
 
 

@@ -21,7 +21,7 @@ from app.common.timefmt import VN_TZ, fmt_date
 from app.dossiers import events
 from app.dossiers.models import CHANNELS, Attachment, AuditLog, Dossier, status_label
 from app.extensions import db
-from app.outbox.models import InteragencyLink
+from app.outbox.models import InteragencyLink, OutboxMessage
 from app.outbox.services import enabled, enqueue
 
 #: statuses the applicant hears about, with the template and the subject
@@ -67,8 +67,9 @@ def portal_dossier(dossier: Dossier) -> dict[str, Any]:
         "NgayTra": portal_time(dossier.finished_at),
         "HinhThuc": 1 if by_post else 0,
         "DonViXuLy": dossier.unit.name,
-        "TaiLieuNop": [{"TepDinhKemId": str(a.id), "TenTepDinhKem": a.filename} for a in files],
-        "DanhSachBoSung": [{"NgayYeuCau": portal_time(a.at), "NoiDung": a.note or ""} for a in supplements],
+        "TaiLieuNop": [{"TenTaiLieu": a.field, "TenTepDinhKem": a.filename, "SoLuong": 1} for a in files],
+        "DanhSachBoSung": [{"NgayYeuCau": portal_time(a.at), "NoiDungYeuCau": a.note or "Bổ sung hồ sơ"}
+                           for a in supplements],
     }
 
 
@@ -102,6 +103,12 @@ def _on_step(dossier: Dossier, *, step: Any) -> None:
     if dossier.id is None or not enabled("portal"):
         return
     db.session.flush()
+    synced = db.session.scalar(select(OutboxMessage.id).where(OutboxMessage.dossier_id == dossier.id,
+                                                              OutboxMessage.connector == "portal",
+                                                              OutboxMessage.operation == "sync_dossier").limit(1))
+    if synced is None:  # the portal refuses progress for a dossier it does not know yet
+        enqueue("portal", "sync_dossier", portal_dossier(dossier), dossier=dossier,
+                ordering_key=f"portal:{dossier.id}")
     enqueue("portal", "update_progress", {
         "MaHoSo": dossier.code,
         "NguoiXuLy": step.actor_label or "Hệ thống",
