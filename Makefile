@@ -40,9 +40,12 @@ db: install  ## migrate the database (SQLite by default, DATABASE_URL otherwise)
 demo: db  ## seed the demo agencies, users and procedures
 	$(FLASK) seed demo
 
-run: demo  ## set everything up and serve the app at http://127.0.0.1:5000 (with the scheduler beside it)
-	@$(FLASK) jobs run & jobs=$$!; trap 'kill $$jobs 2>/dev/null; wait $$jobs 2>/dev/null' EXIT INT TERM; \
-	$(FLASK) run --host $(HOST) --port $(PORT)
+run: demo  ## set everything up and serve the app at http://127.0.0.1:5000 (scheduler and partner simulators beside it)
+	@$(PY) -m connectors.demo env > instance/partners.env
+	@$(PY) -m connectors.demo serve & partners=$$!; \
+	$(FLASK) -e instance/partners.env jobs run & jobs=$$!; \
+	trap 'kill $$jobs $$partners 2>/dev/null; wait $$jobs $$partners 2>/dev/null' EXIT INT TERM; \
+	$(FLASK) -e instance/partners.env run --host $(HOST) --port $(PORT)
 
 test: install install-browser  ## set everything up and run the whole suite on SQLite, then on PostgreSQL
 	$(PY) -m pytest -n 2 --dist loadfile

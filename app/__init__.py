@@ -109,6 +109,9 @@ def register_blueprints(app: Flask) -> None:
     register_designer(app)
     app.register_blueprint(worktime_bp)
     app.register_blueprint(outbox_bp)
+    from app.outbox.inbound import shipments_for
+
+    app.jinja_env.globals["postal_shipments"] = shipments_for
     app.register_blueprint(callbacks_bp)
 
 

@@ -6,6 +6,7 @@ Each test starts with the demo data and no dossiers.
 
 from __future__ import annotations
 
+import copy
 import os
 import uuid
 from collections.abc import Iterator
@@ -58,7 +59,7 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def app(database_url: str, tmp_path_factory: pytest.TempPathFactory):
-    config = {k: getattr(TestConfig, k) for k in dir(TestConfig) if k.isupper()}
+    config = {k: copy.deepcopy(getattr(TestConfig, k)) for k in dir(TestConfig) if k.isupper()}
     config.update(SQLALCHEMY_DATABASE_URI=database_url, UPLOAD_DIR=str(tmp_path_factory.mktemp("uploads")))
     app = create_app(config)
     with app.app_context():

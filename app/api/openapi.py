@@ -90,6 +90,54 @@ def spec() -> dict[str, Any]:
                                             "steps": {"type": "array", "items": _ref("Step")},
                                             "tasks": {"type": "array", "items": {"type": "object"}}}},
                 "Completion": {"type": "object", "properties": {"data": {"type": "object"}}},
+                "Version": {"type": "object", "properties": {
+                    "procedure": {"type": "string"}, "number": {"type": "integer"}, "status": {"type": "string"},
+                    "note": {"type": "string"}, "created_at": {"type": "string", "format": "date-time"},
+                    "published_at": {"type": ["string", "null"], "format": "date-time"},
+                    "published_by": {"type": ["string", "null"]},
+                    "errors": {"type": "array", "items": {"type": "object"}},
+                    "warnings": {"type": "array", "items": {"type": "object"}}}},
+                "Completed": {"type": "object", "required": ["code", "status", "task", "tasks", "paper"],
+                              "properties": {
+                                  "code": {"type": "string"}, "status": {"type": "integer"},
+                                  "status_label": {"type": "string"},
+                                  "due_at": {"type": ["string", "null"], "format": "date-time"},
+                                  "task": _ref("Task"), "tasks": {"type": "array", "items": _ref("Task")},
+                                  "paper": {"type": ["object", "null"], "description":
+                                            "the paper the outcome calls for: 01 receipt (received), 02 "
+                                            "supplement request, 03 refusal; null otherwise",
+                                            "properties": {"kind": {"enum": ["01", "02", "03"]},
+                                                           "url": {"type": "string"}}}}},
+                "Note": {"type": "object", "required": ["id", "author", "at", "text", "attachment_ids"],
+                         "properties": {"id": {"type": "integer"}, "author": {"type": "string"},
+                                        "at": {"type": "string", "format": "date-time"},
+                                        "text": {"type": "string"},
+                                        "attachment_ids": {"type": "array", "items": {"type": "integer"}}}},
+                "NewNote": {"type": "object", "required": ["text"], "properties": {
+                    "text": {"type": "string", "minLength": 1, "maxLength": 4000},
+                    "kind": {"enum": ["ghi_chu", "ket_qua"], "default": "ghi_chu",
+                             "description": "ket_qua: the signed result, which joins the dossier's files"},
+                    "files": {"type": "array", "items": {"type": "string"},
+                              "description": "data URLs (data:<mime>;name=<file name>;base64,<data>); "
+                                             "PDF, JPEG or PNG by content"}}},
+                "Assignment": {"type": "object", "required": ["assignee"], "properties": {
+                    "assignee": {"type": "string", "description": "username of a user holding the task's role "
+                                                                  "in the task's unit"}}},
+                "NewApology": {"type": "object", "required": ["new_due", "reason"], "properties": {
+                    "new_due": {"type": "string", "description": "the new appointment: a date (YYYY-MM-DD, the end "
+                                "of office hours that day) or an ISO 8601 date-time (no offset: Vietnam time); "
+                                "after now and after the current appointment"},
+                    "reason": {"type": "string", "minLength": 1, "maxLength": 2000}}},
+                "Apology": {"type": "object",
+                            "required": ["id", "dossier_code", "issued_at", "old_due", "new_due", "reason"],
+                            "properties": {"id": {"type": "integer"}, "dossier_code": {"type": "string"},
+                                           "issued_at": {"type": "string", "format": "date-time"},
+                                           "issued_by": {"type": ["string", "null"]},
+                                           "old_due": {"type": ["string", "null"], "format": "date-time"},
+                                           "new_due": {"type": "string", "format": "date-time"},
+                                           "reason": {"type": "string"},
+                                           "paper_url": {"type": "string", "description": "paper 04 (PDF)"},
+                                           "dossier": {"type": "object"}}},
             },
             "responses": {f"E{c}": _json(_ref("Error"), d) for c, d in (
                 (401, "Missing or invalid bearer token"), (403, "Not allowed for this user"),
@@ -126,7 +174,8 @@ def spec() -> dict[str, Any]:
                 {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
                 {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
                 {"name": "q", "in": "query", "schema": {"type": "string"},
-                 "description": "dossier code or applicant name, diacritics ignored (prefix match)"},
+                 "description": "dossier code (anywhere in it) or applicant name (each word starts a word of "
+                                "the name, in any position), diacritics ignored: \"van an\" finds \"Nguyễn Văn An\""},
                 {"name": "counts", "in": "query", "schema": {"type": "boolean"}, "description": "add counts per tab"},
                 {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
                 {"name": "cursor", "in": "query", "schema": {"type": "string"}, "description": "opaque"}],
@@ -145,7 +194,49 @@ def spec() -> dict[str, Any]:
                 "summary": "Complete with form data (claims it if unclaimed)", "security": BEARER,
                 "parameters": [TASK_ID],
                 "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("Completion")}}},
-                "responses": {"200": _json({"type": "object"}), **_errs(401, 403, 404, 409, 422)}}},
+                "responses": {"200": _json(_ref("Completed")), **_errs(401, 403, 404, 409, 422)}}},
+            "/tasks/{task_id}/assign": {"post": {
+                "summary": "A leader of the task's unit assigns it to a colleague holding its role there",
+                "security": BEARER, "parameters": [TASK_ID],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("Assignment")}}},
+                "responses": {"200": _json(_ref("Task")), **_errs(401, 403, 404, 409, 422)}}},
+            "/dossiers/{code}/notes": {
+                "get": {"summary": "Officials' comments and internal notes on a dossier (never shown to the "
+                                   "applicant)", "security": BEARER, "parameters": [CODE],
+                        "responses": {"200": _json(_page("Note")), **_errs(401, 403, 404)}},
+                "post": {"summary": "Add a note, optionally with files that join the dossier", "security": BEARER,
+                         "parameters": [CODE],
+                         "requestBody": {"required": True,
+                                         "content": {"application/json": {"schema": _ref("NewNote")}}},
+                         "responses": {"201": _json(_ref("Note"), "Created"), **_errs(401, 403, 404, 422)}}},
+            "/dossiers/{code}/apologies": {
+                "get": {"summary": "Apologies issued for a late dossier, oldest first", "security": BEARER,
+                        "parameters": [CODE], "responses": {"200": _json(_page("Apology")), **_errs(401, 403, 404)}},
+                "post": {"summary": "The dossier will be late: apologise with a new appointment date (paper 04); "
+                                    "the due date moves and the applicant is notified (reception or leader of the "
+                                    "dossier's unit)", "security": BEARER, "parameters": [CODE],
+                         "requestBody": {"required": True,
+                                         "content": {"application/json": {"schema": _ref("NewApology")}}},
+                         "responses": {"201": _json(_ref("Apology"), "Created"),
+                                       **_errs(401, 403, 404, 409, 422)}}},
+            "/procedures/{code}/versions": {
+                "get": {"summary": "A procedure's versions (designers of the owning agency)", "security": BEARER,
+                        "parameters": [CODE], "responses": {"200": _json(_page("Version")), **_errs(401, 403, 404)}},
+                "post": {"summary": "Upload a new draft version: the BPMN and its forms (multipart); refused with "
+                                    "the linter's messages when it has errors; `unit` creates the procedure",
+                         "security": BEARER, "parameters": [CODE],
+                         "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+                             "type": "object", "required": ["bpmn"], "properties": {
+                                 "bpmn": {"type": "string", "format": "binary"},
+                                 "forms": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                                 "note": {"type": "string"}, "unit": {"type": "string"},
+                                 "name": {"type": "string"}}}}}},
+                         "responses": {"201": _json(_ref("Version"), "Created"), **_errs(401, 403, 404, 422)}}},
+            "/procedures/{code}/versions/{number}/publish": {"post": {
+                "summary": "Publish a version: new dossiers use it, running ones keep theirs", "security": BEARER,
+                "parameters": [CODE, {"name": "number", "in": "path", "required": True,
+                                      "schema": {"type": "integer"}}],
+                "responses": {"200": _json(_ref("Version")), **_errs(401, 403, 404, 409, 422)}}},
             "/tracking/{code}": {"get": {"summary": "Public tracking by code and secret (rate limited)",
                                          "parameters": [CODE, {"name": "secret", "in": "query", "required": True,
                                                                "schema": {"type": "string"}}],

@@ -191,6 +191,77 @@ def dossier(code: str):
     return jsonify(out)
 
 
+@bp.get("/dossiers/<code>/notes")
+def list_notes(code: str):
+    user = api_user()
+    d = dossiers.get_viewable(code, user)
+    return jsonify({"items": notes_json(d), "next_cursor": None})
+
+
+@bp.post("/dossiers/<code>/notes")
+def add_note(code: str):
+    """An official's comment or internal note (never shown to the applicant). Body: `text` (1–4000 characters),
+    optional `kind` (ghi_chu | ket_qua: the signed result) and `files` (data URLs; PDF/JPEG/PNG by content)."""
+    from app.dossiers import notes as notes_service
+    from app.schemaforms import decode_data_url
+
+    user = api_user()
+    d = dossiers.get_viewable(code, user)
+    body = _json_body()
+    raw_files = body.get("files") or []
+    if not isinstance(raw_files, list):
+        raise ValidationFailed("files phải là một mảng data URL.", "files must be an array of data URLs.",
+                               details={"files": ["files phải là một mảng data URL."]})
+    files = []
+    for item in raw_files:
+        try:
+            filename, _mime, content = decode_data_url(item)
+        except ValueError as exc:
+            raise ValidationFailed(str(exc), details={"files": [str(exc)]}) from None
+        files.append((filename, content))
+    text = body.get("text")
+    note = notes_service.add_note(d, dossiers.Actor(user), text if isinstance(text, str) else None, files,
+                                  kind=str(body.get("kind") or "ghi_chu"))
+    out = next(n for n in notes_json(d) if n["id"] == note.id)
+    db.session.commit()
+    return jsonify(out), 201
+
+
+def apology_json(a: Any, d: Dossier) -> dict[str, Any]:
+    return {"id": a.id, "dossier_code": d.code, "issued_at": iso(a.issued_at),
+            "issued_by": a.issued_by.username if a.issued_by else None, "old_due": iso(a.old_due),
+            "new_due": iso(a.new_due), "reason": a.reason,
+            "paper_url": url_for("papers.paper", code=d.code, kind="04", _external=True)}
+
+
+@bp.get("/dossiers/<code>/apologies")
+def list_apologies(code: str):
+    from app.dossiers import late
+
+    user = api_user()
+    d = dossiers.get_viewable(code, user)
+    return jsonify({"items": [apology_json(a, d) for a in late.apologies(d)], "next_cursor": None})
+
+
+@bp.post("/dossiers/<code>/apologies")
+def create_apology(code: str):
+    """The dossier will be late: apologise with a new appointment date (paper 04); the applicant is notified.
+    Body: `new_due` (a date YYYY-MM-DD, meaning the end of office hours that day, or an ISO 8601 datetime;
+    without an offset, Vietnam time) and `reason`."""
+    from app.dossiers import late
+
+    user = api_user()
+    d = dossiers.get_viewable(code, user)
+    body = _json_body()
+    raw, reason = body.get("new_due"), body.get("reason")
+    new_due = late.parse_new_due(raw) if isinstance(raw, str) else None
+    apology = late.issue_apology(d, new_due, reason if isinstance(reason, str) else "", dossiers.Actor(user))
+    out = apology_json(apology, d)
+    out["dossier"] = _dossier_brief(d)
+    db.session.commit()
+    return jsonify(out), 201
+
+
 @bp.get("/tasks")
 def tasks():
     """`scope` mine | queue | unassigned | available; filters `procedure`, `status`, `channel`,
@@ -244,6 +315,21 @@ def release(task_id: int):
     return jsonify(task_json(t))
 
 
+@bp.post("/tasks/<int:task_id>/assign")
+def assign(task_id: int):
+    """A leader of the task's unit hands the task to a user holding its role there. Body: `assignee` (username)."""
+    user = api_user()
+    body = _json_body()
+    assignee = body.get("assignee")
+    if not isinstance(assignee, str) or not assignee.strip():
+        raise ValidationFailed("Cần assignee (tên đăng nhập).", "assignee (a username) is required.",
+                               details={"assignee": ["Cần tên đăng nhập của người được giao."]})
+    t = inbox.assign(task_id, user, assignee.strip())
+    out = task_json(t)
+    db.session.commit()
+    return jsonify(out)
+
+
 @bp.post("/tasks/<int:task_id>/complete")
 def complete(task_id: int):
     user = api_user()
@@ -256,6 +342,9 @@ def complete(task_id: int):
     out = _dossier_brief(d)  # built before the commit: nothing to reload afterwards
     out["task"] = task_json(t)
     out["tasks"] = [task_json(x) for x in inbox.open_tasks(d)]
+    kind = t.offered_paper  # the paper the outcome calls for (01 receipt, 02 supplement, 03 refusal)
+    out["paper"] = None if kind is None else {
+        "kind": kind, "url": url_for("papers.paper", code=d.code, kind=kind, _external=True)}
     db.session.commit()
     return jsonify(out)
 

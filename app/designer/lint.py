@@ -863,8 +863,17 @@ class _Linter:
                     if "value" in param.attrib and (not param.get("id") or not param.get("type")):
                         self.at(ERROR, "service-operator", "Tham số của thao tác dịch vụ phải có id và type.", node)
                         break
-                self.at(WARNING, "service-task", f"Tác vụ dịch vụ gọi thao tác '{_quote(operator.get('id'))}': nếu "
-                        "cài đặt chưa có kết nối cho thao tác này, hồ sơ sẽ dừng ở bước này.", node)
+                from app.outbox.handlers import split_operation
+
+                try:
+                    split_operation(operator.get("id"))
+                except ValueError as exc:
+                    self.at(ERROR, "service-operator", f"{exc} Các kết nối có sẵn: vnpost, axis, portal, email, sms, "
+                            "webhook (xem README, mục Connectors).", node)
+                else:
+                    self.at(WARNING, "service-task", f"Tác vụ dịch vụ gọi '{_quote(operator.get('id'))}' qua hộp "
+                            "thư đi: lời gọi được gửi sau khi lưu hồ sơ, có thử lại; để chờ trả lời của đối tác, "
+                            "đặt sau nó một tác vụ nhận hoặc sự kiện chờ thông điệp.", node)
         if tag in ACTIVITIES:
             self._check_loops(node)
             self._check_data_associations(node)

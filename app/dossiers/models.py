@@ -172,3 +172,18 @@ class DossierNote(db.Model):
     #: ids of the dossier attachments added with the note
     attachment_ids: Mapped[list[int]] = mapped_column(JsonType, default=list)
     author: Mapped[User] = relationship()
+
+
+class DossierApology(db.Model):
+    """An apology for a late dossier with a new appointment date (paper 04): the stored record the paper is
+    drawn from, with the date it replaced."""
+
+    __tablename__ = "dossier_apologies"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"), index=True)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    old_due: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    new_due: Mapped[datetime] = mapped_column(UTCDateTime())
+    reason: Mapped[str] = mapped_column(Text)
+    issued_by: Mapped[User | None] = relationship()

@@ -43,6 +43,8 @@ class Task(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: when the handler was reminded that the task falls due (once per task; app/inbox/reminders.py)
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     data: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
     documentation: Mapped[str | None] = mapped_column(String(2000))
@@ -54,6 +56,9 @@ class Task(db.Model):
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
 
     __mapper_args__ = {"version_id_col": lock_version}
+
+    #: not stored: set by `inbox.services.complete()` to the paper (01/02/03) the outcome calls for, or None
+    offered_paper = None
 
     @property
     def is_open(self) -> bool:

@@ -162,6 +162,16 @@ def _act(action, done: str) -> None:
         flash(exc.text(lang()), "error")
 
 
+def offer_paper(code: str, kind: str | None) -> None:
+    """A panel "In giấy …" on the next page, linking the paper the outcome calls for (see OFFERED_PAPERS)."""
+    if not kind:
+        return
+    from app.papers import title_of
+
+    flash({"kind": kind, "code": code, "title": title_of(kind),
+           "url": url_for("papers.paper", code=code, kind=kind)}, "paper")
+
+
 def _viewable_task(task_id: int):
     user = current_user()
     assert user is not None
@@ -181,9 +191,11 @@ def task(task_id: int):
     if request.method == "POST":
         if form.validate_schema(lang=lang()):
             try:
-                inbox.complete(task_id, form.clean_data, dossiers.Actor(user), lang=lang())
+                done = inbox.complete(task_id, form.clean_data, dossiers.Actor(user), lang=lang())
+                kind, code, name = done.offered_paper, t.dossier.code, t.name
                 db.session.commit()
-                flash(f"Đã hoàn thành “{t.name}” cho hồ sơ {t.dossier.code}.", "success")
+                flash(f"Đã hoàn thành “{name}” cho hồ sơ {code}.", "success")
+                offer_paper(code, kind)
                 return redirect(url_for("inbox.index"))
             except ValidationFailed as exc:
                 db.session.rollback()
@@ -222,9 +234,12 @@ def dossier(code: str):
     user = current_user()
     assert user is not None
     d = dossiers.get_viewable(code, user)
+    from app.dossiers import late
+
     return render_template("inbox/dossier.html", dossier=d, steps=dossiers.steps(d),
                            history=dossiers.history(d), attachments=dossiers.attachments(d),
-                           tasks=inbox.open_tasks(d), file_url=_file_url)
+                           tasks=inbox.open_tasks(d), file_url=_file_url, apologies=late.apologies(d),
+                           may_apologise=late.may_apologise(user, d) and not late.is_finished(d))
 
 
 @bp.get("/tep/<int:attachment_id>")

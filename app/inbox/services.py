@@ -33,6 +33,8 @@ from app.inbox.models import DONE, OPEN, Delegation, Task
 from app.worktime import is_working_day, next_working_day
 
 MAX_LIMIT = 500
+#: the standard paper the desk hands over when a completion takes the dossier to a status (DOMAIN.md, receipt)
+OFFERED_PAPERS = {2: "01", 5: "02", 3: "03"}
 SCOPES = ("mine", "queue", "unassigned", "available")
 DUE_STATES = ("overdue", "soon", "on_time")
 
@@ -90,7 +92,7 @@ class Filters:
     soon_days: int = 2  # "soon" = due within this many working days
     received_from: date | None = None  # dossier submitted on or after (Vietnam date)
     received_to: date | None = None  # … on or before
-    q: str | None = None  # dossier code or applicant name, diacritics ignored
+    q: str | None = None  # dossier code or applicant name, diacritics ignored, matched anywhere
 
     @property
     def active(self) -> bool:
@@ -128,6 +130,19 @@ def _like_escape(text_: str) -> str:
     return text_.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def search_condition(q: str) -> Any:
+    """A dossier code or applicant name matched anywhere, diacritics and case ignored: every word of the
+    query starts a word of the folded name, in any position and order ("van an" and "an nguyen" find
+    "Nguyễn Văn An", "ngu" too, but "an" does not find "Đặng"), or the query appears anywhere in the code.
+    PostgreSQL serves these `LIKE` patterns from GIN trigram indexes (pg_trgm, migration 0010); SQLite scans."""
+    name_col = Dossier.applicant_name_folded
+    words = [_like_escape(w) for w in fold(q).split()]
+    name = and_(*(or_(name_col.like(f"{w}%", escape="\\"), name_col.like(f"% {w}%", escape="\\"))
+                  for w in words)) if words else false()
+    code = Dossier.code.like(f"%{_like_escape(q.strip().upper())}%", escape="\\")
+    return or_(name, code)
+
+
 def _filter_conditions(f: Filters, now: datetime) -> tuple[list[Any], bool]:
     """SQL conditions for the filters and whether they need the dossiers table."""
     task_conds: list[Any] = []
@@ -151,11 +166,7 @@ def _filter_conditions(f: Filters, now: datetime) -> tuple[list[Any], bool]:
         dossier_conds.append(Dossier.submitted_at < _vn_midnight(f.received_to + timedelta(days=1)))
     q = (f.q or "").strip()
     if q:
-        folded = _like_escape(fold(q))
-        code = _like_escape(q.upper())
-        # prefix matches: btree indexes with text_pattern_ops serve them on PostgreSQL
-        dossier_conds.append(or_(Dossier.applicant_name_folded.like(folded + "%", escape="\\"),
-                                 Dossier.code.like(code + "%", escape="\\")))
+        dossier_conds.append(search_condition(q))
     if dossier_conds:
         task_conds.append(Task.dossier_id.in_(select(Dossier.id).where(*dossier_conds)))
     return task_conds, bool(dossier_conds)
@@ -331,6 +342,8 @@ def complete(task_id: int, data: dict[str, Any], actor: Actor, *, lang: str = "v
     except engine.EngineError as exc:
         raise AppError(f"Không hoàn thành được công việc: {exc.message}", status=500, code="engine_error") from None
     now = utcnow()
+    reached = [int(v) for r in instance.reached if (v := str(r.properties.get("dossierStatus") or "")).isdigit()]
+    task.offered_paper = offered_paper(reached)
     task.state = DONE
     task.completed_at = now
     task.data = data
@@ -350,6 +363,15 @@ def complete(task_id: int, data: dict[str, Any], actor: Actor, *, lang: str = "v
               detail={"task_id": task.id, "on_behalf_of": on_behalf.user.username, "delegation_id": on_behalf.id})
     _flush_or_conflict()
     return task
+
+
+def offered_paper(statuses: list[int]) -> str | None:
+    """The paper to offer after a completion that went through these statuses (in order): the last of
+    received (01), supplement requested (02) or refused (03); None when none of them was reached."""
+    for status in reversed(statuses):
+        if status in OFFERED_PAPERS:
+            return OFFERED_PAPERS[status]
+    return None
 
 
 def applicant_tasks(dossier: Dossier) -> list[Task]:

@@ -91,3 +91,12 @@ def shipment_for_callback(item_code: str | None, order_number: str | None) -> Sh
             if len(rows) == 1:
                 return rows[0]
     return None
+
+
+def shipments_for(dossier: Dossier) -> list[dict[str, Any]]:
+    """The dossier's postal orders for the tracking and dossier pages: service, waybill, state."""
+    rows = db.session.scalars(select(Shipment).where(Shipment.dossier_id == dossier.id).order_by(Shipment.id))
+    return [{"service": "Thu gom hồ sơ tại nhà" if r.service == "pickup" else "Chuyển phát kết quả",
+             "item_code": r.item_code, "status": r.status,
+             "label": r.status_message or SHIPMENT_LABELS.get(r.status, ""), "at": r.last_event_at or r.created_at,
+             "cod_amount": r.cod_amount} for r in rows]

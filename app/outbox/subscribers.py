@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import current_app, render_template
+from flask import current_app
 from sqlalchemy import select
 
 from app.common.timefmt import VN_TZ, fmt_date
@@ -90,6 +90,8 @@ def _on_status(dossier: Dossier, *, old: int, new: int, actor: Any, reason: str 
                     f"Hồ sơ {dossier.code}: {reason or status_label(new)}")
         return
     notice = APPLICANT_NOTICES.get(new)
+    if new == 10 and old != 9:  # returned without a "result ready" step: say it now
+        notice = APPLICANT_NOTICES[9]
     if notice is not None:
         notify_applicant(dossier, notice[0], notice[1], reason=reason)
 
@@ -112,7 +114,7 @@ def _on_step(dossier: Dossier, *, step: Any) -> None:
     enqueue("portal", "update_progress", {
         "MaHoSo": dossier.code,
         "NguoiXuLy": step.actor_label or "Hệ thống",
-        "ChucDanh": step.role_code or "",
+        "ChucDanh": _role_title(step.role_code),
         "ThoiDiemXuLy": portal_time(step.finished_at),
         "PhongBanXuLy": dossier.unit.name,
         "NoiDungXuLy": step.name,
@@ -120,6 +122,16 @@ def _on_step(dossier: Dossier, *, step: Any) -> None:
         "NgayBatDau": portal_time(step.started_at or step.finished_at),
         "NgayKetThucTheoQuyDinh": portal_time(step.due_at or dossier.due_at),
     }, dossier=dossier, ordering_key=f"portal:{dossier.id}", key=f"portal-progress-{dossier.code}-{step.id}")
+
+
+def _role_title(code: str | None) -> str:
+    if code is None:
+        return "Hệ thống"
+    if code == "applicant":
+        return "Người nộp hồ sơ"
+    from app.auth.models import Role
+
+    return db.session.scalar(select(Role.name).where(Role.code == code)) or code
 
 
 def _on_apology(dossier: Dossier, *, new_due: datetime, reason: str, actor: Any = None, **_: Any) -> None:
@@ -132,7 +144,7 @@ def _on_task_due(task: Any, *, hours_left: float) -> None:
     if user is None or not user.email or not enabled("email"):
         return
     base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
-    text = render_template("notify/task_due.txt", task=task, dossier=task.dossier, hours_left=hours_left,
+    text = _render("notify/task_due.txt", task=task, dossier=task.dossier, hours_left=hours_left,
                            link=f"{base}/can-bo/cong-viec/{task.id}")
     enqueue("email", "send", {"to": user.email, "subject": f"Sắp đến hạn: {task.name} ({task.dossier.code})",
                               "text": text}, dossier=task.dossier, key=f"due-{task.id}")
@@ -146,12 +158,17 @@ def notify_applicant(dossier: Dossier, template: str, subject: str, reason: str 
                "link": f"{base}/tra-cuu/{dossier.code}", **(extra or {})}
     if dossier.applicant_email and enabled("email"):
         enqueue("email", "send", {"to": dossier.applicant_email, "subject": subject.format(code=dossier.code),
-                                  "text": render_template(f"notify/{template}.txt", **context)},
+                                  "text": _render(f"notify/{template}.txt", **context)},
                 dossier=dossier)
     if dossier.applicant_phone and enabled("sms"):
         enqueue("sms", "send", {"to": dossier.applicant_phone,
-                                "text": render_template(f"notify/{template}.sms.txt", **context).strip()},
+                                "text": _render(f"notify/{template}.sms.txt", **context).strip()},
                 dossier=dossier)
+
+
+def _render(name: str, **context: Any) -> str:
+    """A notice template, without request context processors (the scheduler and pollers have no request)."""
+    return current_app.jinja_env.get_template(name).render(**context)
 
 
 def connect() -> None:

@@ -14,9 +14,9 @@ from app.common.errors import AppError
 from app.common.timefmt import fmt_date, fmt_datetime, to_local
 from app.common.types import utcnow
 from app.dossiers import services as dossiers
-from app.dossiers.models import Dossier, DossierStep
+from app.dossiers.models import Dossier, DossierStep, status_label
 from app.extensions import db
-from app.papers.layout import Paper, font_dir
+from app.papers.layout import A4_MM, Paper, font_dir
 from app.papers.words import amount_in_words
 
 TITLES = {
@@ -25,6 +25,8 @@ TITLES = {
     "03": "PHIẾU TỪ CHỐI TIẾP NHẬN GIẢI QUYẾT HỒ SƠ",
     "04": "PHIẾU XIN LỖI VÀ HẸN LẠI NGÀY TRẢ KẾT QUẢ",
     "05": "PHIẾU KIỂM SOÁT QUÁ TRÌNH GIẢI QUYẾT HỒ SƠ",
+    "06": "SỔ THEO DÕI HỒ SƠ",
+    "07": "THÔNG BÁO DỪNG XỬ LÝ HỒ SƠ",
 }
 #: file names (Vietnamese) per kind
 FILE_NAMES = {
@@ -33,7 +35,19 @@ FILE_NAMES = {
     "03": "Phiếu từ chối tiếp nhận hồ sơ",
     "04": "Phiếu xin lỗi và hẹn lại ngày trả",
     "05": "Phiếu kiểm soát quá trình giải quyết",
+    "06": "Sổ theo dõi hồ sơ",
+    "07": "Thông báo dừng xử lý hồ sơ",
 }
+#: page per kind when not A5 portrait: the log's table needs A4 landscape
+PAGES: dict[str, dict[str, Any]] = {"06": {"page_format": A4_MM, "orientation": "L"}}
+#: statuses for which paper 07 applies: 7 withdrawn by the applicant, 8 processing stopped
+STOPPED_STATUSES = (7, 8)
+#: audit actions as the log (paper 06) and the dossier page name them
+ACTION_TEXT = {"submit": "Nộp hồ sơ", "claim": "Nhận xử lý", "release": "Trả lại hàng chờ",
+               "complete_task": "Hoàn thành", "status": "Đổi trạng thái", "note": "Ghi chú nội bộ",
+               "attach": "Đính kèm tệp", "assign": "Giao việc", "timer_fired": "Hẹn giờ đến hạn",
+               "complete_on_behalf": "Xử lý thay (ủy quyền)", "apology": "Xin lỗi, hẹn lại ngày trả",
+               "postal": "Bưu điện", "message": "Phản hồi của đối tác", "axis_status": "Liên thông"}
 KINDS = tuple(TITLES)
 CHANNEL_TEXT = {"counter": "trực tiếp", "online": "trực tuyến", "postal": "qua dịch vụ bưu chính công ích"}
 NO_DATA = "…"
@@ -53,12 +67,12 @@ def file_name(kind: str, dossier: Dossier) -> str:
 
 
 def render(kind: str, dossier: Dossier, **extra: Any) -> bytes:
-    """The paper ``kind`` ("01".."05") of the dossier as PDF bytes."""
+    """The paper ``kind`` ("01".."07") of the dossier as PDF bytes."""
     builder = _BUILDERS.get(kind)
     if builder is None:
         raise PaperError(f"Không có mẫu giấy tờ '{kind}'.", f"No paper of kind '{kind}'.", status=404,
                          code="not_found")
-    pdf = Paper(font_dir(current_app.config.get("PAPERS_FONT_DIR")), TITLES[kind])
+    pdf = Paper(font_dir(current_app.config.get("PAPERS_FONT_DIR")), TITLES[kind], **PAGES.get(kind, {}))
     try:
         builder(pdf, dossier, extra)
         return bytes(pdf.output())
@@ -146,15 +160,20 @@ def _as_lines(value: Any) -> list[str]:
     return lines
 
 
-def _latest_reception_data(dossier: Dossier) -> dict[str, Any]:
-    from app.auth.models import Role
-    from app.inbox.models import Task
+def _decision_value(dossier: Dossier, suffix: str) -> Any:
+    """What the latest completed task (any role: the desk, or a specialist later) entered in a field named
+    ``suffix`` or ``<prefix>_<suffix>`` (``supplement_items``, ``appraisal_supplement_items``…); None if none."""
+    from app.inbox.models import DONE, Task
 
-    task = db.session.scalar(
-        select(Task).join(Role, Task.role_id == Role.id)
-        .where(Task.dossier_id == dossier.id, Role.code == "reception", Task.data.is_not(None))
-        .order_by(Task.completed_at.desc(), Task.id.desc()).limit(1))
-    return dict(task.data or {}) if task is not None else {}
+    rows = db.session.scalars(
+        select(Task).where(Task.dossier_id == dossier.id, Task.state == DONE, Task.data.is_not(None))
+        .order_by(Task.completed_at.desc(), Task.id.desc()))
+    for task in rows:
+        data = task.data or {}
+        for key in sorted(data, key=lambda k: k != suffix):  # the plain name first
+            if (key == suffix or key.endswith("_" + suffix)) and _as_lines(data[key]):
+                return data[key]
+    return None
 
 
 def _components(dossier: Dossier, record: CatalogRecord | None) -> list[list[str]]:
@@ -207,11 +226,13 @@ def _paper_01(pdf: Paper, dossier: Dossier, extra: dict[str, Any]) -> None:
 
 
 def supplement_items(dossier: Dossier, given: Any = None) -> list[str]:
+    """The items given, else those of the latest decision asking for them (desk or specialist), else the
+    dossier data's ``supplement_items``."""
     items = _as_lines(given)
     if not items:
-        items = _as_lines((dossier.data or {}).get("supplement_items"))
+        items = _as_lines(_decision_value(dossier, "supplement_items"))
     if not items:
-        items = _as_lines(_latest_reception_data(dossier).get("supplement_items"))
+        items = _as_lines((dossier.data or {}).get("supplement_items"))
     return items
 
 
@@ -244,7 +265,8 @@ def _paper_02(pdf: Paper, dossier: Dossier, extra: dict[str, Any]) -> None:
 
 def refusal_reasons(dossier: Dossier, given: Any = None) -> list[str]:
     data = dossier.data or {}
-    for value in (given, data.get("refusal_reason"), data.get("refusal_reasons"), data.get("reception_note")):
+    for value in (given, _decision_value(dossier, "refusal_reason"), data.get("refusal_reason"),
+                  data.get("refusal_reasons"), data.get("reception_note")):
         lines = _as_lines(value)
         if lines:
             return lines
@@ -276,8 +298,16 @@ def _paper_03(pdf: Paper, dossier: Dossier, extra: dict[str, Any]) -> None:
 
 def _paper_04(pdf: Paper, dossier: Dossier, extra: dict[str, Any]) -> None:
     new_date, reason = extra.get("new_date"), (extra.get("reason") or "").strip()
+    old_due, at = dossier.due_at, extra.get("at")
     if not isinstance(new_date, date) or not reason:
-        raise PaperError("Cần ngày hẹn trả mới và lý do chậm trễ.", "A new date and a reason are required.")
+        from app.dossiers.late import latest_apology
+
+        apology = extra.get("apology") or latest_apology(dossier)
+        if apology is None:
+            raise PaperError("Hồ sơ chưa có lần xin lỗi và hẹn lại ngày trả nào: dùng mục “Xin lỗi và hẹn lại ngày "
+                             "trả” trên trang hồ sơ trước khi in phiếu.",
+                             "No apology has been issued for this dossier yet.", code="no_apology")
+        new_date, reason, old_due, at = apology.new_due, apology.reason, apology.old_due, at or apology.issued_at
     new_text = fmt_datetime(new_date) if isinstance(new_date, datetime) else fmt_date(new_date)
     _start(pdf, dossier, "04")
     unit = dossier.unit
@@ -285,7 +315,7 @@ def _paper_04(pdf: Paper, dossier: Dossier, extra: dict[str, Any]) -> None:
     _applicant(pdf, dossier, full=False)
     pdf.field("Nội dung yêu cầu giải quyết", dossier.procedure.name)
     pdf.field("Mã hồ sơ", dossier.code)
-    pdf.field("Thời gian hẹn trả kết quả giải quyết hồ sơ", fmt_datetime(dossier.due_at) or NO_DATA)
+    pdf.field("Thời gian hẹn trả kết quả giải quyết hồ sơ", fmt_datetime(old_due) or NO_DATA)
     pdf.para(f"Tuy nhiên đến nay, {unit.name} chưa trả kết quả giải quyết hồ sơ cho Ông/Bà đúng hẹn ghi trên "
              "Giấy tiếp nhận hồ sơ và hẹn trả kết quả.", indent=True)
     pdf.field("Lý do", reason)
@@ -293,7 +323,7 @@ def _paper_04(pdf: Paper, dossier: Dossier, extra: dict[str, Any]) -> None:
              "quyết hồ sơ cho Ông/Bà vào:", indent=True)
     pdf.field("Ngày hẹn trả kết quả mới", new_text)
     pdf.para("Chúng tôi xin trân trọng cảm ơn sự hợp tác của Ông/Bà./.", indent=True)
-    pdf.place_date(long_date(extra.get("at")).capitalize())
+    pdf.place_date(long_date(at).capitalize())
     pdf.signatures([("THỦ TRƯỞNG CƠ QUAN, ĐƠN VỊ", "(Ký, ghi rõ họ tên và đóng dấu)", extra.get("official") or "")])
 
 
@@ -353,9 +383,121 @@ def _paper_05(pdf: Paper, dossier: Dossier, extra: dict[str, Any]) -> None:
     pdf.place_date(long_date(extra.get("at")).capitalize())
 
 
+# --------------------------------------------------------------------------- 06 dossier log
+
+
+def _action_text(row: Any) -> str:
+    text = ACTION_TEXT.get(row.action, row.action)
+    if row.action == "complete_task" and (row.detail or {}).get("name"):
+        text += f": {row.detail['name']}"
+    elif row.action == "assign" and (row.detail or {}).get("to"):
+        text += f" cho {row.detail['to']}"
+    if row.note:
+        text += f": {row.note}"
+    if row.action == "apology" and (row.detail or {}).get("new_due"):
+        new_due = datetime.fromisoformat(row.detail["new_due"])
+        text += f" (hẹn trả mới {fmt_datetime(new_due)})"
+    return text
+
+
+def _actor_text(row: Any) -> str:
+    if row.actor is not None:
+        return row.actor.display_name
+    return "Người nộp hồ sơ" if row.actor_label == "applicant" else "Hệ thống"
+
+
+def _status_text(row: Any) -> str:
+    if row.to_status is None:
+        return ""
+    if row.from_status is None or row.from_status == row.to_status:
+        return status_label(row.to_status)
+    return f"{status_label(row.from_status)} → {status_label(row.to_status)}"
+
+
+def _paper_06(pdf: Paper, dossier: Dossier, extra: dict[str, Any]) -> None:
+    """The log as Form 06 lays it out (one row: this dossier), then every entry of its audit trail."""
+    _start(pdf, dossier, "06")
+    unit = dossier.unit
+    contact = ", ".join(x for x in (dossier.applicant_address, dossier.applicant_phone) if x)
+    returned = dossier.finished_at if dossier.status == 10 else None
+    late = dossier.due_at is not None and (dossier.finished_at or utcnow()) > dossier.due_at
+    note = f"{dossier.status_label()}; {'quá hạn' if late else 'trong hạn'}" if dossier.due_at else \
+        dossier.status_label()
+    pdf.grid(["TT", "Mã hồ sơ", "Tên thủ tục hành chính", "Số lượng hồ sơ (bộ)", "Tên cá nhân, tổ chức",
+              "Địa chỉ, số điện thoại", "Cơ quan chủ trì giải quyết", "Nhận hồ sơ (ngày, giờ)",
+              "Hẹn trả kết quả (ngày, giờ)", "Trả kết quả (ngày, giờ)", "Ghi chú"],
+             [["1", dossier.code, dossier.procedure.name, "01", dossier.applicant_name, contact or "",
+               unit.name, fmt_datetime(_received(dossier)), fmt_datetime(dossier.due_at) or "—",
+               fmt_datetime(returned) or "—", note]],
+             (8, 30, 32, 14, 26, 30, 26, 20, 20, 20, 26), size=8,
+             aligns=("CENTER", "LEFT", "LEFT", "CENTER", "LEFT", "LEFT", "LEFT", "CENTER", "CENTER", "CENTER",
+                     "LEFT"))
+    pdf.para("Nhật ký xử lý hồ sơ", style="B")
+    rows = [[str(i), fmt_datetime(h.at), _actor_text(h), _action_text(h), _status_text(h)]
+            for i, h in enumerate(dossiers.history(dossier), 1)]
+    if rows:
+        pdf.grid(["TT", "Thời gian", "Người thực hiện", "Nội dung", "Trạng thái hồ sơ"], rows,
+                 (8, 30, 50, 110, 54), size=8, aligns=("CENTER", "CENTER", "LEFT", "LEFT", "LEFT"))
+    else:
+        pdf.para("(Chưa có thao tác nào)", style="I")
+    pdf.place_date(long_date(extra.get("at")).capitalize())
+
+
+# --------------------------------------------------------------------------- 07 processing stopped
+
+
+def stop_reasons(dossier: Dossier, given: Any = None) -> list[str]:
+    """Why processing stopped: given, else the latest decision's ``stop_reason`` / ``withdrawal_reason``
+    (any prefix), else the dossier data's; for a withdrawal without one, the applicant's request."""
+    data = dossier.data or {}
+    for value in (given, _decision_value(dossier, "stop_reason"), _decision_value(dossier, "withdrawal_reason"),
+                  data.get("stop_reason"), data.get("withdrawal_reason")):
+        lines = _as_lines(value)
+        if lines:
+            return lines
+    if dossier.status == 7:
+        return ["Ông/Bà đề nghị rút hồ sơ."]
+    return []
+
+
+def _paper_07(pdf: Paper, dossier: Dossier, extra: dict[str, Any]) -> None:
+    if dossier.status not in STOPPED_STATUSES:
+        raise PaperError("Hồ sơ không ở trạng thái dừng xử lý (8) hoặc rút hồ sơ (7).",
+                         "The dossier is neither stopped (8) nor withdrawn (7).", code="not_stopped")
+    reasons = stop_reasons(dossier, extra.get("reasons"))
+    if not reasons:
+        raise PaperError("Hồ sơ chưa có lý do dừng xử lý (stop_reason).", "The dossier has no stop reason.")
+    withdrawn = dossier.status == 7
+    _start(pdf, dossier, "07", "(Hồ sơ được rút theo đề nghị của người nộp)" if withdrawn else "")
+    unit = dossier.unit
+    pdf.para(f"Ngày {fmt_date(_received(dossier))}, {unit.name} tiếp nhận hồ sơ của:")
+    _applicant(pdf, dossier, full=False)
+    pdf.field("Địa chỉ", dossier.applicant_address or "")
+    pdf.field("Nội dung yêu cầu giải quyết", dossier.procedure.name)
+    pdf.field("Mã hồ sơ", dossier.code)
+    stopped_at = _stopped_at(dossier)
+    pdf.para(f"{unit.name} thông báo dừng xử lý hồ sơ nêu trên kể từ {fmt_datetime(stopped_at) or NO_DATA}, "
+             "với lý do:", indent=True)
+    pdf.numbered(reasons)
+    pdf.para("Hồ sơ và giấy tờ đã nộp được trả lại cho Ông/Bà tại nơi tiếp nhận (hoặc theo hình thức đã đăng "
+             "ký). Ông/Bà có thể nộp lại hồ sơ khi đáp ứng đủ điều kiện theo quy định./.", indent=True)
+    pdf.place_date(long_date(extra.get("at")).capitalize())
+    head = ("THỦ TRƯỞNG CƠ QUAN, ĐƠN VỊ", "(Ký, ghi rõ họ tên và đóng dấu)", extra.get("official") or "")
+    pdf.signatures([("NGƯỜI NỘP HỒ SƠ", "(Ký và ghi rõ họ tên)", dossier.applicant_name), head] if withdrawn
+                   else [head])
+
+
+def _stopped_at(dossier: Dossier) -> datetime | None:
+    for row in reversed(dossiers.history(dossier)):
+        if row.action == "status" and row.to_status == dossier.status:
+            return row.at
+    return dossier.finished_at
+
+
 _BUILDERS: dict[str, Callable[[Paper, Dossier, dict[str, Any]], None]] = {
-    "01": _paper_01, "02": _paper_02, "03": _paper_03, "04": _paper_04, "05": _paper_05,
+    "01": _paper_01, "02": _paper_02, "03": _paper_03, "04": _paper_04, "05": _paper_05, "06": _paper_06,
+    "07": _paper_07,
 }
 
 __all__ = ["KINDS", "PaperError", "file_name", "handovers", "long_date", "refusal_reasons", "render",
-           "supplement_items", "timeliness", "title_of", "tracking_url"]
+           "stop_reasons", "supplement_items", "timeliness", "title_of", "tracking_url"]

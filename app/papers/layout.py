@@ -1,4 +1,5 @@
-"""The page of a one-stop paper: A5, Decree 30/2020 margins, Liberation Serif (Times New Roman metrics).
+"""The page of a one-stop paper: A5 (A4 landscape for a wide table), Decree 30/2020 margins,
+Liberation Serif (Times New Roman metrics).
 
 fpdf2 draws; segno makes the QR code. :func:`make_qr` is the one place the QR payload goes through
 (tests replace it to read the payload back).
@@ -19,6 +20,7 @@ from fpdf.enums import XPos, YPos
 MARGIN_TOP, MARGIN_BOTTOM, MARGIN_LEFT, MARGIN_RIGHT = 20, 20, 30, 15
 #: ISO 216 A5 in mm (given as numbers: fpdf2 2.8 warns on the name "A5")
 A5_MM = (148, 210)
+A4_MM = (210, 297)
 FAMILY = "LiberationSerif"
 FONT_FILES = {"": "LiberationSerif-Regular.ttf", "B": "LiberationSerif-Bold.ttf",
               "I": "LiberationSerif-Italic.ttf", "BI": "LiberationSerif-BoldItalic.ttf"}
@@ -55,8 +57,9 @@ def make_qr(payload: str) -> bytes:
 
 
 class Paper(FPDF):
-    def __init__(self, fonts: Path, title: str) -> None:
-        super().__init__(orientation="P", unit="mm", format=A5_MM)
+    def __init__(self, fonts: Path, title: str, page_format: tuple[float, float] = A5_MM,
+                 orientation: str = "P") -> None:
+        super().__init__(orientation=orientation, unit="mm", format=page_format)
         self.set_margins(MARGIN_LEFT, MARGIN_TOP, MARGIN_RIGHT)
         self.set_auto_page_break(True, MARGIN_BOTTOM)
         for style, name in FONT_FILES.items():

@@ -241,8 +241,12 @@ def test_birth_registration_submit_receive_and_track(live_server: str, citizen: 
     task_form.get_by_role("button", name="Hoàn thành").click()
 
     expect(official.get_by_role("heading", level=1, name="Công việc của tôi")).to_be_visible()
-    expect(official.get_by_role("status")).to_contain_text(
+    expect(official.get_by_role("status").first).to_contain_text(
         f"Đã hoàn thành “Kiểm tra, tiếp nhận hồ sơ” cho hồ sơ {code}.")
+    offer = official.locator(".paper-offer")  # the receipt is offered at once, for printing at the desk
+    expect(offer).to_contain_text("In giấy 01")
+    receipt = offer.get_by_role("link").first.get_attribute("href")
+    assert receipt and receipt.endswith("/giay-to/01.pdf")
     expect(inbox_row(official, code)).to_have_count(0)
     shot(official, screenshots, "08-inbox-after-reception")
     log_out(official, "Nguyễn Thị Lan")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import re
 import threading
 
@@ -67,13 +68,27 @@ def test_limit_out_of_range_is_422(client):
     assert client.get("/api/v1/procedures?limit=abc").status_code == 422
 
 
-def test_openapi_documents_every_path(client):
+def test_openapi_documents_every_path(app, client):
     spec = client.get("/api/v1/openapi.json").get_json()
     assert spec["openapi"].startswith("3.")
     for path in ["/procedures", "/dossiers", "/dossiers/{code}", "/tasks", "/tasks/{task_id}/claim",
                  "/tasks/{task_id}/release", "/tasks/{task_id}/complete", "/tracking/{code}",
-                 "/tracking/{code}/tasks/{task_id}/complete"]:
+                 "/tracking/{code}/tasks/{task_id}/complete", "/tasks/{task_id}/assign", "/dossiers/{code}/notes",
+                 "/dossiers/{code}/apologies"]:
         assert path in spec["paths"], path
+    assert set(spec["paths"]["/dossiers/{code}/notes"]) == {"get", "post"}
+    assert set(spec["paths"]["/dossiers/{code}/apologies"]) == {"get", "post"}
+    assert "post" in spec["paths"]["/tasks/{task_id}/assign"]
+    # every route of the API blueprint, with every method, is documented; every $ref resolves
+    for rule in app.url_map.iter_rules():
+        if not rule.endpoint.startswith("api.") or rule.endpoint == "api.openapi":
+            continue
+        path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule.removeprefix("/api/v1"))
+        assert path in spec["paths"], path
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            assert method.lower() in spec["paths"][path], (method, path)
+    refs = re.findall(r'"\$ref": "#/components/(\w+)/(\w+)"', json.dumps(spec))
+    assert refs and all(name in spec["components"][kind] for kind, name in refs)
 
 
 # --------------------------------------------------------------------------- submission

@@ -159,6 +159,48 @@ def test_search_ignores_diacritics_and_matches_codes(app, client, auth):
     assert an in page and binh not in page and 'value="nguyen van an"' in page
 
 
+def test_search_matches_anywhere_in_the_name_and_the_code(app, client, auth):
+    an = submit(client, name="Nguyễn Văn An")
+    binh = submit(client, name="Trần Thị Bình")
+    dung = submit(client, name="Đặng Văn Dũng")
+    assert codes(client, auth, q="van an") == [an]  # not the start of the name
+    assert codes(client, auth, q="Văn An") == [an]
+    assert codes(client, auth, q="an nguyen") == [an]  # words in any order
+    assert codes(client, auth, q="thi binh") == [binh]
+    assert codes(client, auth, q="ngu") == [an] and codes(client, auth, q="bin") == [binh]  # a word's start
+    assert codes(client, auth, q="an") == [an]  # a whole word, not the inside of "Đặng"
+    assert set(codes(client, auth, q="van")) == {an, dung}
+    assert codes(client, auth, q="dung") == [dung]
+    assert codes(client, auth, q="van binh") == []  # every word must match
+    assert codes(client, auth, q=binh[-11:]) == [binh]  # the end of the code: date and sequence
+    assert codes(client, auth, q=binh.split("-", 1)[1].lower()) == [binh]
+    assert codes(client, auth, q="%") == [] and codes(client, auth, q="_") == []
+    official = app.test_client()
+    login(official, "tiepnhan.tinh")
+    page = official.get("/can-bo/", query_string={"q": "van dung"}).get_data(as_text=True)
+    assert dung in page and an not in page and binh not in page
+    counts = client.get("/api/v1/tasks", query_string={"scope": "queue", "q": "van", "counts": 1},
+                        headers=auth("tiepnhan.tinh")).get_json()
+    assert counts["counts"]["queue"] == 2
+
+
+def test_postgresql_serves_infix_search_from_trigram_indexes(app):
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("pg_trgm is PostgreSQL's")
+        assert db.session.scalar(text("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'")) == 1
+        indexes = dict(db.session.execute(text(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'dossiers'")).all())
+        assert "gin_trgm_ops" in indexes["ix_dossiers_name_folded_trgm"]
+        assert "applicant_name_folded" in indexes["ix_dossiers_name_folded_trgm"]
+        assert "gin_trgm_ops" in indexes["ix_dossiers_code_trgm"]
+        db.session.execute(text("SET LOCAL enable_seqscan = off"))
+        plan = "\n".join(db.session.execute(text(
+            "EXPLAIN SELECT id FROM dossiers WHERE applicant_name_folded LIKE '%van an%'")).scalars())
+        db.session.rollback()
+        assert "ix_dossiers_name_folded_trgm" in plan, plan
+
+
 # --------------------------------------------------------------------------- keyset pagination
 
 

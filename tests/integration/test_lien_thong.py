@@ -77,7 +77,8 @@ def ward_app(tmp_path_factory, axis, certs):
 @pytest.fixture
 def province_app(app, axis, certs):
     _deploy(app, "lien_thong_gui.bpmn", PROVINCE)
-    before = copy.deepcopy(app.config["CONNECTORS"])
+    before = app.config["CONNECTORS"]
+    app.config["CONNECTORS"] = copy.deepcopy(before)  # never mutate the shared default
     app.config["CONNECTORS"]["axis"] = _axis_settings(axis, certs, PROVINCE)
     axis.reset()
     yield app

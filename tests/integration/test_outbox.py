@@ -36,7 +36,8 @@ def partner():
 @pytest.fixture
 def wired(app, partner):
     """The app's webhook connector pointed at the simulator (restored afterwards)."""
-    before = copy.deepcopy(app.config["CONNECTORS"])
+    before = app.config["CONNECTORS"]
+    app.config["CONNECTORS"] = copy.deepcopy(before)  # never mutate the shared default
     app.config["CONNECTORS"]["webhook"] = {"url": partner.url, "timeout": 1.5}
     partner.reset()
     yield partner

@@ -191,22 +191,26 @@ def test_route_serves_officials_of_the_unit_inline(client):
     assert disposition.startswith("inline") and "filename*=UTF-8''01%20Gi%E1%BA%A5y%20ti%E1%BA%BFp" in disposition
     assert "Nguyễn Văn An" in flat(text_of(r.data))
     assert "GIẤY TIẾP NHẬN HỒ SƠ VÀ HẸN TRẢ KẾT QUẢ" in flat(text_of(r.data))
-    assert client.get(f"/can-bo/ho-so/{code}/giay-to/07.pdf").status_code == 404
+    assert client.get(f"/can-bo/ho-so/{code}/giay-to/08.pdf").status_code == 404
     assert client.get(f"/can-bo/ho-so/{code}/giay-to/abc.pdf").status_code == 404
     assert client.get("/can-bo/ho-so/KHONG-CO/giay-to/01.pdf").status_code == 404
     page = client.get(f"/can-bo/ho-so/{code}").get_data(as_text=True)
     assert f"/can-bo/ho-so/{code}/giay-to/05.pdf" in page
 
 
-def test_route_apology_takes_a_date_and_reason_or_shows_a_form(client):
+def test_route_apology_is_a_post_form_and_paper_04_comes_from_the_stored_apology(client):
     code = submit(client)["code"]
     login(client, "lanhdao.tinh")
-    form = client.get(f"/can-bo/ho-so/{code}/giay-to/04.pdf")
+    none_yet = client.get(f"/can-bo/ho-so/{code}/giay-to/04.pdf?ngay=2099-12-03&ly_do=x")
+    assert none_yet.status_code == 422 and "Xin lỗi và hẹn lại ngày trả" in none_yet.get_data(as_text=True)
+    form = client.get(f"/can-bo/ho-so/{code}/xin-loi")
     assert form.status_code == 200 and 'name="ly_do"' in form.get_data(as_text=True)
-    bad = client.get(f"/can-bo/ho-so/{code}/giay-to/04.pdf?ngay=03-12-2026&ly_do=x")
+    bad = client.post(f"/can-bo/ho-so/{code}/xin-loi", data={"ngay": "03-12-2099", "ly_do": "x"})
     assert bad.status_code == 422
-    r = client.get(f"/can-bo/ho-so/{code}/giay-to/04.pdf?ngay=2026-12-03&ly_do=Ch%E1%BB%9D%20x%C3%A1c%20minh")
-    assert r.status_code == 200 and "03/12/2026" in text_of(r.data) and "Chờ xác minh" in text_of(r.data)
+    r = client.post(f"/can-bo/ho-so/{code}/xin-loi", data={"ngay": "2099-12-03", "ly_do": "Chờ xác minh"})
+    assert r.status_code == 303
+    pdf = client.get(f"/can-bo/ho-so/{code}/giay-to/04.pdf")
+    assert pdf.status_code == 200 and "03/12/2099" in text_of(pdf.data) and "Chờ xác minh" in text_of(pdf.data)
 
 
 def test_route_without_supplement_items_explains(client):
@@ -223,3 +227,59 @@ def test_route_refuses_other_units_and_sends_anonymous_to_login(client):
     login(client, "tiepnhan.phuong")
     assert client.get(f"/can-bo/ho-so/{code}/giay-to/01.pdf").status_code == 403
     assert client.get(f"/can-bo/ho-so/{code}/giay-to/05.pdf").status_code == 403
+
+
+A4_LANDSCAPE = (841.89, 595.28)  # points
+
+
+def test_dossier_log_has_the_form_06_row_and_every_audit_entry(app, client, auth):
+    code = submit(client)["code"]
+    complete_reception(client, auth, code, {"decision": "accept"})
+    login(client, "tiepnhan.tinh")
+    assert client.post(f"/can-bo/ho-so/{code}/xin-loi",
+                       data={"ngay": "2099-12-03", "ly_do": "Chờ xác minh thông tin"}).status_code == 303
+    page = client.get(f"/can-bo/ho-so/{code}").get_data(as_text=True)
+    assert f"/can-bo/ho-so/{code}/giay-to/06.pdf" in page and "Sổ theo dõi hồ sơ" in page
+    assert f"/can-bo/ho-so/{code}/giay-to/07.pdf" not in page  # only for a stopped or withdrawn dossier
+    r = client.get(f"/can-bo/ho-so/{code}/giay-to/06.pdf")
+    assert r.status_code == 200 and r.mimetype == "application/pdf"
+    dump("06.pdf", r.data)
+    width, height = size_of(r.data)
+    assert abs(width - A4_LANDSCAPE[0]) < 1 and abs(height - A4_LANDSCAPE[1]) < 1
+    text = flat(text_of(r.data))
+    for expected in ("SỔ THEO DÕI HỒ SƠ", "Mã hồ sơ", "Tên thủ tục hành chính", "Cơ quan chủ trì giải quyết",
+                     "Nguyễn Văn An", "0912345678", "Trung tâm Phục vụ hành chính công tỉnh Nghệ An",
+                     "Nhật ký xử lý hồ sơ", "Nộp hồ sơ", "Hoàn thành: Kiểm tra, tiếp nhận hồ sơ",
+                     "Xin lỗi, hẹn lại ngày trả: Chờ xác minh thông tin", "03/12/2099", "Đã tiếp nhận"):
+        assert expected in text, expected
+    assert code.replace("-", "") in text.replace("-", "").replace(" ", "")  # the code may wrap in its cell
+
+
+def test_processing_stopped_notice_for_status_8_and_for_a_withdrawal(app, client, auth):
+    from app.dossiers.services import SYSTEM, set_status
+
+    stopped, withdrawn, running = (submit(client)["code"] for _ in range(3))
+    for code in (stopped, withdrawn, running):
+        complete_reception(client, auth, code, {"decision": "accept"})
+    with app.app_context():
+        d = dossier_of(stopped)
+        d.data = {**d.data, "stop_reason": "Có văn bản của Tòa án yêu cầu tạm dừng\nĐang giải quyết tranh chấp"}
+        set_status(d, 8, SYSTEM, "Dừng xử lý")
+        set_status(dossier_of(withdrawn), 7, SYSTEM, "Công dân rút hồ sơ")
+        db.session.commit()
+    login(client, "tiepnhan.tinh")
+    page = client.get(f"/can-bo/ho-so/{stopped}").get_data(as_text=True)
+    assert f"/can-bo/ho-so/{stopped}/giay-to/07.pdf" in page
+    r = client.get(f"/can-bo/ho-so/{stopped}/giay-to/07.pdf")
+    assert r.status_code == 200
+    dump("07.pdf", r.data)
+    assert abs(size_of(r.data)[0] - A5[0]) < 1
+    text = flat(text_of(r.data))
+    assert "THÔNG BÁO DỪNG XỬ LÝ HỒ SƠ" in text and stopped in text and "Nguyễn Văn An" in text
+    assert "1. Có văn bản của Tòa án yêu cầu tạm dừng" in text and "2. Đang giải quyết tranh chấp" in text
+    assert "THỦ TRƯỞNG CƠ QUAN, ĐƠN VỊ" in text
+    text = flat(text_of(client.get(f"/can-bo/ho-so/{withdrawn}/giay-to/07.pdf").data))
+    assert "Hồ sơ được rút theo đề nghị của người nộp" in text and "1. Ông/Bà đề nghị rút hồ sơ." in text
+    assert "NGƯỜI NỘP HỒ SƠ" in text
+    refused = client.get(f"/can-bo/ho-so/{running}/giay-to/07.pdf")
+    assert refused.status_code == 422 and "dừng xử lý (8) hoặc rút hồ sơ (7)" in refused.get_data(as_text=True)

@@ -29,7 +29,7 @@ def with_service_task(xml: str) -> str:
     """Received → a service task (send an SMS through a connector) → Process."""
     service = """<bpmn:serviceTask id="NotifySms" name="Gửi tin nhắn tiếp nhận">
       <bpmn:extensionElements>
-        <spiffworkflow:serviceTaskOperator id="sms/send" resultVariable="sms_result">
+        <spiffworkflow:serviceTaskOperator id="sms.send" resultVariable="sms_result">
           <spiffworkflow:parameters>
             <spiffworkflow:parameter id="to" type="str" value="reader_name"/>
           </spiffworkflow:parameters>
@@ -256,7 +256,7 @@ def test_service_tasks_are_recorded_not_called(app, tmp_path_factory):
     page = complete(c, url, page, **{"cv-decision": "accept"}).get_data(as_text=True)
     done = steps(page)
     assert path(page)[-3:] == ["Received", "NotifySms", "Process"] and "Gọi dịch vụ" in done
-    assert "Sẽ gọi dịch vụ <code>sms/send</code>" in done and "Trần Thu Trang" in done
+    assert "Sẽ gọi dịch vụ <code>sms.send</code>" in done and "Trần Thu Trang" in done
     assert "Kết quả giả lập khi chạy thử" in done
     assert "sms_result" in page  # the canned answer is in the process data gateways would read
     assert "Bước đang chờ: Xử lý, cấp thẻ" in page

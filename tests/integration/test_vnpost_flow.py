@@ -52,7 +52,8 @@ def procedure(app) -> str:
 
 @pytest.fixture
 def wired(app, vnpost):
-    before = copy.deepcopy(app.config["CONNECTORS"])
+    before = app.config["CONNECTORS"]
+    app.config["CONNECTORS"] = copy.deepcopy(before)  # never mutate the shared default
     with live_server(app) as base:
         app.config["CONNECTORS"]["vnpost"] = {
             "url": vnpost.url, "client_id": "motcua", "client_secret": "s3cret", "customer_code": "MOTCUA",
@@ -66,7 +67,8 @@ def _officer() -> Actor:
 
 
 def _dossier_by_post(procedure: str) -> Dossier:
-    dossier, _ = submit(procedure, "online", dict(APPLICANT), {"noi_dung": "Xin cấp bản sao", "nhanKetQua": "buu_chinh"})
+    data = {"noi_dung": "Xin cấp bản sao", "nhanKetQua": "buu_chinh"}
+    dossier, _ = submit(procedure, "online", dict(APPLICANT), data)
     db.session.commit()
     task = db.session.scalar(select(Task).where(Task.dossier_id == dossier.id, Task.state == OPEN))
     inbox.complete(task.id, {"ghi_chu": "Đã giải quyết"}, _officer())

@@ -270,8 +270,8 @@ def with_call(called: str, after: str = "") -> str:
     return bpmn(*parts, after=after)
 
 
-def service_model(parameters: str) -> str:
-    operator = (f'<bpmn:extensionElements><spiffworkflow:serviceTaskOperator id="tra_cuu" resultVariable="ket_qua">'
+def service_model(parameters: str, operation: str = "webhook.post") -> str:
+    operator = (f'<bpmn:extensionElements><spiffworkflow:serviceTaskOperator id="{operation}" resultVariable="ket_qua">'
                 f"{parameters}</spiffworkflow:serviceTaskOperator></bpmn:extensionElements>")
     parts = base_parts()
     parts[5] = flow("f1", "nop", "goi_api") + node("serviceTask", "goi_api", operator) + flow("f_s", "goi_api", "xu_ly")
@@ -398,6 +398,10 @@ CASES = [
          bpmn(*base_parts(), node("serviceTask", "goi_api"), flow("f_s", "goi_api", "xu_ly"))
          .replace(flow("f1", "nop", "xu_ly"), flow("f1", "nop", "goi_api"))),
     Case("service-task", "service-task", "goi_api", service_model("<spiffworkflow:parameters/>"), level=WARNING),
+    Case("service-unknown-connector", "service-operator", "goi_api",
+         service_model("<spiffworkflow:parameters/>", "tra_cuu")),
+    Case("service-unknown-operation", "service-operator", "goi_api",
+         service_model("<spiffworkflow:parameters/>", "vnpost.gui_thu")),
     Case("data-store", "data-store", "kho", bpmn(*base_parts(), defs='<bpmn:dataStore id="kho" name="Kho"/>')),
     Case("data-association", "data-association", "xu_ly",
          bpmn(*base_parts(xu_ly=task(body='<bpmn:dataInputAssociation id="di"><bpmn:sourceRef>khong_co'

@@ -69,6 +69,6 @@ def test_qr_is_a_png():
 
 
 def test_every_kind_has_a_title_and_a_vietnamese_file_name():
-    assert documents.KINDS == ("01", "02", "03", "04", "05")
+    assert documents.KINDS == ("01", "02", "03", "04", "05", "06", "07")
     assert documents.title_of("01") == "GIẤY TIẾP NHẬN HỒ SƠ VÀ HẸN TRẢ KẾT QUẢ"
     assert all(documents.FILE_NAMES[k] for k in documents.KINDS)
