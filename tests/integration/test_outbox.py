@@ -216,3 +216,70 @@ def test_a_worker_killed_mid_delivery_is_redelivered_once(app, wired, database_u
     calls = _calls(wired)
     assert len(calls["calls"]) == 2 and calls["duplicates"] == 1
     assert len(wired.received()) == 1
+
+
+def test_the_scheduler_process_delivers_the_outbox(app, wired, database_url, tmp_path):
+    """`flask jobs run` (what `make run` starts) runs the outbox workers beside the timers."""
+    with app.app_context():
+        ids = _enqueue(3)
+    env = {**os.environ, "DATABASE_URL": database_url, "WEBHOOK_URL": wired.url, "SECRET_KEY": "test",
+           "OUTBOX_POLL_SECONDS": "0.2"}
+    log = (tmp_path / "jobs.log").open("w")
+    proc = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "jobs", "run", "--interval", "0.3"],
+                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline and len(wired.received()) < 3:
+            time.sleep(0.2)
+        assert len(wired.received()) == 3, (tmp_path / "jobs.log").read_text()
+        with app.app_context():
+            deadline = time.time() + 10
+            while time.time() < deadline and {_msg(i).state for i in ids} != {DONE}:
+                time.sleep(0.1)
+            assert {_msg(i).state for i in ids} == {DONE}
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        log.close()
+
+
+def _login(app, username: str):
+    c = app.test_client()
+    r = c.post("/dang-nhap", data={"username": username, "password": "MotCua@2026"})
+    assert r.status_code == 302
+    return c
+
+
+def test_admin_page_lists_failing_and_dead_and_acts(app, wired):
+    with app.app_context():
+        failing, dead = _enqueue(2)
+        wired.faults(status=500, count=1)
+        services.deliver_due("w1", limit=1)
+        wired.faults(status=422, count=1)
+        services.deliver_due("w1", limit=1)
+        assert (_msg(failing).state, _msg(dead).state) == (PENDING, DEAD)
+    admin = _login(app, "quantri.tinh")
+    page = admin.get("/quan-tri/hop-thu-di/?xem=failing").get_data(as_text=True)
+    assert f"#{failing}" in page and "HTTP 500" in page and f"#{dead}" not in page
+    page = admin.get("/quan-tri/hop-thu-di/?xem=dead").get_data(as_text=True)
+    assert f"#{dead}" in page and "422" in page and "Hỏng (cần xử lý) <span class=\"count\">(1)" in page
+    detail = admin.get(f"/quan-tri/hop-thu-di/{dead}").get_data(as_text=True)
+    assert "Idempotency-Key" in detail and "Hồ sơ đã tiếp nhận" in detail
+    r = admin.post(f"/quan-tri/hop-thu-di/{dead}/gui-lai")
+    assert r.status_code == 302
+    with app.app_context():
+        assert _msg(dead).state == PENDING and _msg(dead).resolved_by == "resend:quantri.tinh"
+        assert services.deliver_due("w1") == {DONE: 1}  # the failing one waits for its backoff
+    r = admin.post(f"/quan-tri/hop-thu-di/{failing}/da-xong", data={"ghi_chu": "đã gửi bằng công văn giấy"})
+    assert r.status_code == 302
+    with app.app_context():
+        assert _msg(failing).state == DONE and _msg(failing).result["note"] == "đã gửi bằng công văn giấy"
+    again = admin.post(f"/quan-tri/hop-thu-di/{failing}/da-xong", follow_redirects=True).get_data(as_text=True)
+    assert "Thông điệp đã gửi xong." in again
+    official = _login(app, "tiepnhan.tinh")
+    assert official.get("/quan-tri/hop-thu-di/").status_code == 403
+    assert official.post(f"/quan-tri/hop-thu-di/{dead}/gui-lai").status_code == 403
