@@ -80,6 +80,8 @@ def _on_status(dossier: Dossier, *, old: int, new: int, actor: Any, reason: str 
         db.session.flush()  # the audit row of this change is part of the snapshot
         enqueue("portal", "sync_dossier", portal_dossier(dossier), dossier=dossier,
                 ordering_key=f"portal:{dossier.id}")
+    if new == 9 and getattr(dossier, "return_method", None) == "postal":
+        order_result_delivery(dossier)
     link = _inbound_link(dossier)
     if link is not None:  # an inter-agency dossier: the sending agency hears, it talks to the applicant
         code = AXIS_STATUS.get(new)
@@ -94,6 +96,27 @@ def _on_status(dossier: Dossier, *, old: int, new: int, actor: Any, reason: str 
         notice = APPLICANT_NOTICES[9]
     if notice is not None:
         notify_applicant(dossier, notice[0], notice[1], reason=reason)
+
+
+def order_result_delivery(dossier: Dossier) -> None:
+    """The applicant chose to receive the result by post: order the delivery when the result is ready,
+    unless the procedure's BPMN already ordered it with a `vnpost.create_order` service task."""
+    from app.outbox.handlers import BUILDERS
+    from app.outbox.models import Shipment
+
+    if not enabled("vnpost"):
+        return
+    exists = db.session.scalar(select(Shipment.id).where(Shipment.dossier_id == dossier.id,
+                                                         Shipment.service == "delivery"))
+    pending = any(isinstance(o, Shipment) and o.dossier_id == dossier.id and o.service == "delivery"
+                  for o in db.session.new)  # ordered in this unit of work (advance does not autoflush)
+    if exists is not None or pending:
+        return
+    payload = BUILDERS[("vnpost", "create_order")](dossier, {"service": "delivery", "cod_amount": 0},
+                                                   dossier.data or {})
+    on_done = payload.pop("_on_done", None)
+    enqueue("vnpost", "create_order", payload, dossier=dossier, ordering_key=f"vnpost:{dossier.id}",
+            on_done=on_done, key=f"{dossier.code}-vnpost-delivery")
 
 
 def _inbound_link(dossier: Dossier) -> InteragencyLink | None:
