@@ -49,7 +49,8 @@ def seed_demo(workflows_dir: Path, forms_dir: Path) -> Iterator[str]:
     for u in UNITS:
         for prefix, full_name, roles in USERS:
             username = f"{prefix}.{u['short']}"
-            user = auth.create_user(username, password=DEMO_PASSWORD, full_name=full_name)
+            user = auth.create_user(username, password=DEMO_PASSWORD, full_name=full_name,
+                                    email=f"{username}@demo.motcua.vn")
             for role in roles:
                 auth.grant(user, role, u["code"])
     yield f"người dùng: <vai trò>.tinh và <vai trò>.phuong (tiepnhan, chuyenvien, lanhdao, thietke, quantri), " \

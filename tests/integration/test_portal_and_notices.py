@@ -129,3 +129,33 @@ def test_partners_down_never_block_dossier_work(ctx, wired, library_procedure):
         for sim in wired.values():
             if sim.name != "smtp":
                 sim.faults(down=False)
+
+
+def test_late_dossier_apology_and_due_reminder_are_sent(ctx, wired, library_procedure):
+    from datetime import timedelta
+
+    from app.common.types import utcnow
+    from app.dossiers.late import issue_apology
+    from app.inbox.reminders import send_due_reminders
+
+    dossier, _ = submit(library_procedure, "online", dict(APPLICANT),
+                        {"reader_name": "Đặng Thị Thông Báo", "birth_date": "1990-02-03"})
+    db.session.commit()
+    _complete_open(dossier.id, {"decision": "accept"}, "tiepnhan.tinh")
+    task = db.session.scalar(select(Task).where(Task.dossier_id == dossier.id, Task.state == OPEN))
+    inbox.claim(task.id, _actor("chuyenvien.tinh").user)
+    db.session.commit()
+    dossier = db.session.get(Dossier, dossier.id)
+    issue_apology(dossier, dossier.due_at + timedelta(days=5), "Cần xác minh thêm với thư viện tỉnh",
+                  _actor("tiepnhan.tinh"))
+    db.session.commit()
+    assert send_due_reminders(now=utcnow() + timedelta(days=3)) == 1
+    db.session.commit()
+    _deliver_all()
+    mails = httpx.get(f"{wired['smtp'].url}/_sim/messages", timeout=5).json()["messages"]
+    late = next(m for m in mails if m["subject"] == f"Xin lỗi: hồ sơ {dossier.code} được hẹn trả lại")
+    assert "Cần xác minh thêm với thư viện tỉnh" in late["text"] and "Ngày hẹn trả kết quả mới" in late["text"]
+    due = next(m for m in mails if m["subject"].startswith("Sắp đến hạn: Xử lý, cấp thẻ"))
+    assert "chuyenvien.tinh@demo.motcua.vn" in str(due["to"]) and dossier.code in due["subject"]
+    sms = httpx.get(f"{wired['sms'].url}/_sim/messages", timeout=5).json()["messages"]
+    assert any("hẹn trả mới" in m["text"] and dossier.code in m["text"] for m in sms)
