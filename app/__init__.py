@@ -69,10 +69,13 @@ def register_extensions(app: Flask) -> None:
     # import every model so metadata is complete for migrations and create_all
     from app.auth import models as _a  # noqa: F401
     from app.catalog import models as _c  # noqa: F401
+    from app.citizens import models as _cz  # noqa: F401
     from app.dossiers import models as _d  # noqa: F401
     from app.inbox import models as _i  # noqa: F401
     from app.outbox import models as _o  # noqa: F401
     from app.outbox.subscribers import connect
+    from app.payments import models as _p  # noqa: F401
+    from app.tracking import models as _t  # noqa: F401
 
     connect()
 
@@ -109,6 +112,15 @@ def register_blueprints(app: Flask) -> None:
     register_designer(app)
     app.register_blueprint(worktime_bp)
     app.register_blueprint(outbox_bp)
+    from app.citizens import register as register_citizens
+
+    register_citizens(app)
+    from app.payments.routes import bp as payments_bp
+    from app.payments.routes import callbacks as payment_callbacks_bp
+
+    csrf.exempt(payment_callbacks_bp)  # the gateway signs its notifies (check value)
+    app.register_blueprint(payments_bp)
+    app.register_blueprint(payment_callbacks_bp)
     from app.outbox.inbound import shipments_for
 
     app.jinja_env.globals["postal_shipments"] = shipments_for

@@ -36,6 +36,10 @@ def connectors_from_env() -> dict:
                   "starttls": env("SMTP_STARTTLS", "0") == "1", "timeout": float(env("SMTP_TIMEOUT", "10"))},
         "webhook": {"url": env("WEBHOOK_URL", ""), "token": env("WEBHOOK_TOKEN", ""),
                     "timeout": float(env("WEBHOOK_TIMEOUT", "10"))},
+        "payment": {"url": env("PAYMENT_URL", ""), "merchant_code": env("PAYMENT_MERCHANT_CODE", "MOTCUA"),
+                    "secret": env("PAYMENT_SECRET", "motcua-dev-payment"),
+                    "notify_url": env("PAYMENT_NOTIFY_URL", f"{base}/api/v1/callbacks/payment"),
+                    "return_base": env("PAYMENT_RETURN_BASE", base), "timeout": float(env("PAYMENT_TIMEOUT", "5"))},
         "axis": {"url": env("AXIS_URL", ""), "agency_code": env("AGENCY_CODE", "000.00.00.H41"),
                  "key_file": env("AXIS_KEY_FILE", ""), "cert_file": env("AXIS_CERT_FILE", ""),
                  "ca_file": env("AXIS_CA_FILE", ""), "token": env("AXIS_TOKEN", ""),
@@ -77,6 +81,8 @@ class Config:
     AGENCY_CODE = os.environ.get("AGENCY_CODE", "000.00.00.H41")
     #: partners; a connector whose url (host for e-mail) is empty is off and nothing is queued for it
     CONNECTORS = connectors_from_env()
+    PAYMENT_POLL_MINUTES = float(os.environ.get("PAYMENT_POLL_MINUTES", "5"))
+    PAYMENT_REUSE_MINUTES = float(os.environ.get("PAYMENT_REUSE_MINUTES", "10"))
     OUTBOX_MAX_ATTEMPTS = int(os.environ.get("OUTBOX_MAX_ATTEMPTS", "12"))
     OUTBOX_WORKERS = int(os.environ.get("OUTBOX_WORKERS", "2"))
     OUTBOX_POLL_SECONDS = float(os.environ.get("OUTBOX_POLL_SECONDS", "1"))

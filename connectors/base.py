@@ -81,7 +81,8 @@ def _load_builtin() -> None:
     # Importing the modules registers their connectors; missing optional modules are simply absent.
     import importlib
 
-    for mod in ("connectors.vnpost", "connectors.portal", "connectors.notify", "connectors.axis", "connectors.webhook"):
+    for mod in ("connectors.vnpost", "connectors.portal", "connectors.notify", "connectors.axis", "connectors.webhook",
+                "connectors.payment"):
         try:
             importlib.import_module(mod)
         except ModuleNotFoundError as exc:

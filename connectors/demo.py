@@ -18,7 +18,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE = int(os.environ.get("PARTNER_PORT_BASE", "8101"))
-NAMES = ("vnpost", "portal", "sms", "smtp", "axis")
+NAMES = ("vnpost", "portal", "sms", "smtp", "axis", "payment")
 PORTS = {name: BASE + i for i, name in enumerate(NAMES)}
 SMTP_PORT = BASE + 24
 PKI_DIR = ROOT / "instance" / "pki"
@@ -38,6 +38,7 @@ def env_lines(agency: str) -> list[str]:
         f"PORTAL_URL={url['portal']}", "PORTAL_API_KEY=motcua-dev-portal-key",
         f"SMS_URL={url['sms']}", "SMS_TOKEN=motcua-dev-sms-token",
         "SMTP_HOST=127.0.0.1", f"SMTP_PORT={SMTP_PORT}",
+        f"PAYMENT_URL={url['payment']}", "PAYMENT_MERCHANT_CODE=MOTCUA", "PAYMENT_SECRET=motcua-dev-payment",
         f"AXIS_URL={url['axis']}", f"AGENCY_CODE={agency}", f"AXIS_KEY_FILE={pki[agency]['key']}",
         f"AXIS_CERT_FILE={pki[agency]['cert']}", f"AXIS_CA_FILE={pki['ca']['cert']}",
     ]

@@ -21,9 +21,12 @@ from app.config import TestConfig
 from app.extensions import db as _db
 
 ROOT = Path(__file__).resolve().parent.parent
-DOSSIER_TABLES = ["outbox", "inbound_events", "shipments", "interagency_links", "dossier_apologies", "dossier_notes",
-                  "audit_log", "dossier_steps", "attachments", "tasks", "workflow_states", "dossiers",
-                  "dossier_sequences", "api_tokens"]
+#: emptied after every test, children first
+DOSSIER_TABLES = [
+    "payments", "outbox", "inbound_events", "shipments", "interagency_links", "dossier_apologies", "dossier_notes",
+    "audit_log", "dossier_steps", "attachments", "tasks", "workflow_states", "ratings", "citizen_dossiers", "dossiers",
+    "citizens", "dossier_sequences", "api_tokens",
+]
 
 
 def _postgres_database(base_url: str, worker: str) -> str:

@@ -90,6 +90,11 @@ def spec() -> dict[str, Any]:
                                             "steps": {"type": "array", "items": _ref("Step")},
                                             "tasks": {"type": "array", "items": {"type": "object"}}}},
                 "Completion": {"type": "object", "properties": {"data": {"type": "object"}}},
+                "Rating": {"type": "object", "required": ["level", "level_label", "created_at"], "properties": {
+                    "level": {"type": "string"}, "level_label": {"type": "string"}, "comment": {"type": "string"},
+                    "created_at": {"type": "string", "format": "date-time"},
+                    "updated_at": {"type": "string", "format": "date-time"},
+                    "changeable_until": {"type": "string", "format": "date-time"}}},
                 "Version": {"type": "object", "properties": {
                     "procedure": {"type": "string"}, "number": {"type": "integer"}, "status": {"type": "string"},
                     "note": {"type": "string"}, "created_at": {"type": "string", "format": "date-time"},
@@ -248,5 +253,17 @@ def spec() -> dict[str, Any]:
                     "type": "object", "required": ["secret", "data"],
                     "properties": {"secret": {"type": "string"}, "data": {"type": "object"}}}}}},
                 "responses": {"200": _json(_ref("Tracking")), **_errs(404, 409, 422, 429)}}},
+            "/tracking/{code}/rating": {"post": {
+                "summary": "The applicant rates the handling once the result is ready (status 9 or 10); one rating "
+                           "per dossier, changeable for 7 days (201 given, 200 changed)",
+                "parameters": [CODE],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["secret", "level"],
+                    "properties": {"secret": {"type": "string"},
+                                   "level": {"type": "string",
+                                             "enum": ["very_satisfied", "satisfied", "not_satisfied"]},
+                                   "comment": {"type": "string", "maxLength": 1000}}}}}},
+                "responses": {"200": _json(_ref("Rating")), "201": _json(_ref("Rating")),
+                              **_errs(404, 409, 422, 429)}}},
         },
     }

@@ -162,6 +162,20 @@ def tracking_complete(code: str, task_id: int):
     return jsonify(_tracking_json(dossier))
 
 
+@bp.post("/tracking/<code>/rating")
+@limiter.limit(lambda: current_app.config["RATELIMIT_TRACKING"])
+def tracking_rating(code: str):
+    """The applicant rates the handling once the result is ready (app/tracking/ratings.py: one per dossier,
+    changeable for 7 days)."""
+    from app.tracking import ratings
+
+    body = _json_body()
+    dossier = _tracked(code, str(body.get("secret") or ""))
+    rating, created = ratings.rate(dossier, body.get("level"), body.get("comment"), lang=lang())
+    db.session.commit()
+    return jsonify(ratings.rating_json(rating, lang())), 201 if created else 200
+
+
 # --------------------------------------------------------------------------- officials
 
 

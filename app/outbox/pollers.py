@@ -4,6 +4,7 @@
   applied with the same event ids as callbacks, so a callback and a poll of one event count once.
 - Document axis: this agency's mailbox is fetched, each message verified and applied, then acknowledged.
 - Handlers of tasks due soon are reminded (app/inbox/reminders.py).
+- Payment attempts left pending (a lost notify, an abandoned gateway page) are queried (app/payments).
 """
 
 from __future__ import annotations
@@ -70,10 +71,17 @@ def remind_due_tasks() -> int:
     return sent
 
 
+def poll_payments() -> int:
+    from app.payments.services import poll_pending
+
+    return poll_pending()  # commits after each attempt
+
+
 POLLERS: list[tuple[str, Callable[[], int]]] = [
     ("vnpost", poll_shipments),
     ("axis", poll_axis_mailbox),
     ("reminders", remind_due_tasks),
+    ("payment", poll_payments),
 ]
 
 

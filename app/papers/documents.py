@@ -47,7 +47,8 @@ ACTION_TEXT = {"submit": "Nộp hồ sơ", "claim": "Nhận xử lý", "release"
                "complete_task": "Hoàn thành", "status": "Đổi trạng thái", "note": "Ghi chú nội bộ",
                "attach": "Đính kèm tệp", "assign": "Giao việc", "timer_fired": "Hẹn giờ đến hạn",
                "complete_on_behalf": "Xử lý thay (ủy quyền)", "apology": "Xin lỗi, hẹn lại ngày trả",
-               "postal": "Bưu điện", "message": "Phản hồi của đối tác", "axis_status": "Liên thông"}
+               "postal": "Bưu điện", "message": "Phản hồi của đối tác", "axis_status": "Liên thông",
+               "payment": "Thanh toán lệ phí"}
 KINDS = tuple(TITLES)
 CHANNEL_TEXT = {"counter": "trực tiếp", "online": "trực tuyến", "postal": "qua dịch vụ bưu chính công ích"}
 NO_DATA = "…"
