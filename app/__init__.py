@@ -44,6 +44,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     register_errorhandlers(app)
     register_template_helpers(app)
     register_commands(app)
+    from app.ops import init_app as init_ops
+    from app.stats import init_app as init_stats
+
+    init_ops(app)
+    init_stats(app)
     logging.getLogger("SpiffWorkflow").setLevel(logging.WARNING)
     return app
 

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DOSSIER_TABLES = [
     "payments", "outbox", "inbound_events", "shipments", "interagency_links", "dossier_apologies", "dossier_notes",
     "audit_log", "dossier_steps", "attachments", "tasks", "workflow_states", "ratings", "citizen_dossiers", "dossiers",
-    "citizens", "dossier_sequences", "api_tokens",
+    "citizens", "dossier_sequences", "api_tokens", "usage_counters",
 ]
 
 

@@ -2,7 +2,9 @@
 
 - `modeler.vendor`: the few bpmn-js files the pages need, from an allow-list under node_modules/
   (`make install` runs `npm ci`); long-lived cache headers, the package version in the query string.
-- `modeler.edit`: draw a draft, edit a small set of properties, save with PUT to `designer.save_bpmn`.
+- `modeler.edit`: draw a draft, edit a small set of properties, save with PUT to `designer.save_bpmn`; service
+  tasks pick a partner connector's operation (from `connectors.REGISTRY`) and its parameters, receive tasks and
+  message catch events the partner message they wait for and the variable that gets its payload.
 - `modeler.view`: any version, read-only.
 - `modeler.dossier_progress`: the diagram of a dossier's version with the steps done and under way, for
   the official's dossier page (which also lists the steps as text, so it works without JavaScript).
@@ -19,6 +21,7 @@ from typing import Any
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, send_file, url_for
 from werkzeug.security import safe_join
 
+import connectors
 from app.auth.current import current_user, login_required
 from app.auth.models import User
 from app.catalog.models import Procedure, ProcedureVersion
@@ -61,6 +64,49 @@ STATUS_CHOICES = [(str(k), vi) for k, (vi, _en) in sorted(STATUS_LABELS.items())
 LANE_ROLE_NAMES = ["Bộ phận một cửa", "Chuyên viên", "Lãnh đạo", "Công dân / Tổ chức"]
 #: element kinds (engine outline) that are not steps a person would recognise in a list
 NOT_STEPS = ("Gateway", "SubWorkflowTask")
+
+#: partner connectors (connectors.REGISTRY) in the order the panel lists them, with their Vietnamese names
+CONNECTOR_LABELS = {
+    "vnpost": "Bưu điện",
+    "axis": "Trục liên thông văn bản",
+    "portal": "Cổng dịch vụ công quốc gia",
+    "email": "Thư điện tử",
+    "sms": "Tin nhắn SMS",
+    "webhook": "Đối tác khác (webhook JSON)",
+}
+#: what each operation does, in Vietnamese (an operation not listed shows its own name)
+OPERATION_LABELS = {
+    "vnpost.create_order": "tạo đơn",
+    "vnpost.cancel_order": "huỷ đơn",
+    "vnpost.track_order": "tra cứu đơn",
+    "axis.send_document": "gửi hồ sơ, văn bản liên thông",
+    "axis.send_status": "gửi trạng thái xử lý",
+    "portal.sync_dossier": "đồng bộ hồ sơ",
+    "portal.update_progress": "cập nhật tiến độ",
+    "email.send": "gửi thư",
+    "sms.send": "gửi tin nhắn",
+    "webhook.post": "gửi dữ liệu (POST)",
+}
+#: the parameters an operation reads (name, type, what it is), suggested in the panel's parameter editor
+OPERATION_PARAMETERS: dict[str, list[tuple[str, str, str]]] = {
+    "vnpost.create_order": [("service", "str", "'pickup' (thu gom hồ sơ) hoặc 'delivery' (phát kết quả)"),
+                            ("cod_amount", "int", "tiền thu hộ (đồng)")],
+    "axis.send_document": [("to", "str", "mã định danh cơ quan nhận"), ("to_name", "str", "tên cơ quan nhận"),
+                           ("procedure", "str", "mã thủ tục ở cơ quan nhận"), ("subject", "str", "trích yếu"),
+                           ("reply", "bool", "True khi trả kết quả cho cơ quan đã gửi"),
+                           ("outcome", "str", "kết quả khi trả lời")],
+}
+#: the messages the app delivers to a waiting receive task or message catch event (app/outbox/inbound.py,
+#: app/outbox/interagency.py)
+PARTNER_MESSAGES = [
+    ("vnpost.pickup.delivered", "Bưu điện đã thu gom hồ sơ"),
+    ("vnpost.pickup.failed", "Bưu điện thu gom hồ sơ không thành công"),
+    ("vnpost.delivery.delivered", "Bưu điện đã phát kết quả"),
+    ("vnpost.delivery.failed", "Bưu điện phát kết quả không thành công"),
+    ("axis.result", "Kết quả hồ sơ liên thông từ cơ quan khác"),
+]
+#: parameter types of spiffworkflow:parameter offered in the panel
+PARAMETER_TYPES = [("str", "Chuỗi (str)"), ("int", "Số nguyên (int)"), ("bool", "Đúng / sai (bool)")]
 
 
 # --------------------------------------------------------------------------- vendor files
@@ -137,6 +183,22 @@ def spiffworkflow_descriptor() -> dict[str, Any]:
     return _descriptor(str(Path(current_app.static_folder) / "js" / "spiffworkflow-moddle.json"))
 
 
+def connector_operations() -> list[dict[str, Any]]:
+    """Every `connector.operation` of the registry, for the service task's select: id, Vietnamese label and
+    the parameters the operation reads (when known)."""
+    connectors.base._load_builtin()
+    order = list(CONNECTOR_LABELS)
+    names = sorted(connectors.REGISTRY, key=lambda n: (order.index(n) if n in order else len(order), n))
+    out = []
+    for name in names:
+        for operation in connectors.REGISTRY[name].operations:
+            op_id = f"{name}.{operation}"
+            label = f"{CONNECTOR_LABELS.get(name, name)} — {OPERATION_LABELS.get(op_id, operation)} ({op_id})"
+            params = [{"name": n, "type": t, "hint": h} for n, t, h in OPERATION_PARAMETERS.get(op_id, [])]
+            out.append({"id": op_id, "label": label, "parameters": params})
+    return out
+
+
 def form_files(version: ProcedureVersion) -> dict[str, list[dict[str, str]]]:
     """The version's form files for the panel's selects: JSON Schemas and UI schemas, with titles."""
     schemas, ui = [], []
@@ -165,6 +227,9 @@ def edit(code: str, number: int):
         "lint": version.lint or [],
         "statuses": STATUS_CHOICES,
         "laneRoles": LANE_ROLE_NAMES,
+        "connectors": connector_operations(),
+        "parameterTypes": PARAMETER_TYPES,
+        "messages": PARTNER_MESSAGES,
     }
     return render_template("designer/modeler/edit.html", procedure=proc, version=version, config=config,
                            available=vendor_available("modeler"))

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import and_, case, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
@@ -217,12 +217,13 @@ def mark_done(msg: OutboxMessage, who: str, note: str = "") -> None:
 
 def summary() -> dict[str, int]:
     """Counts for the admin page and /metrics: pending, failing, sending, dead, done."""
-    rows = db.session.execute(select(OutboxMessage.state, OutboxMessage.attempts > 0, func.count())
-                              .group_by(OutboxMessage.state, OutboxMessage.attempts > 0)).all()
+    tried = func.sum(case((OutboxMessage.attempts > 0, 1), else_=0))
+    rows = db.session.execute(select(OutboxMessage.state, func.count(), tried).group_by(OutboxMessage.state)).all()
     out = {"pending": 0, "failing": 0, "sending": 0, "dead": 0, "done": 0}
-    for state, tried, n in rows:
+    for state, n, failing in rows:
         if state == PENDING:
-            out["failing" if tried else "pending"] += n
+            out["failing"] += int(failing or 0)
+            out["pending"] += n - int(failing or 0)
         else:
             out[state] += n
     return out

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -323,3 +325,103 @@ def test_descriptor_file_is_valid_json_with_the_spiffworkflow_namespace():
     path = Path(ROOT / "app" / "static" / "js" / "spiffworkflow-moddle.json")
     descriptor = json.loads(path.read_text(encoding="utf-8"))
     assert descriptor["prefix"] == "spiffworkflow" and descriptor["xml"] == {"tagAlias": "lowerCase"}
+
+
+# --------------------------------------------------------------------------- partner connectors in the panel
+
+
+@needs_npm
+def test_modeler_config_lists_every_connector_operation_and_partner_message(app, draft):
+    import connectors
+    from connectors.base import _load_builtin
+
+    config = page_config(logged_in(app, "thietke.tinh").get(draft_urls(draft)["edit"]).get_data(as_text=True))
+    _load_builtin()
+    expected = {f"{name}.{op}" for name, cls in connectors.REGISTRY.items() for op in cls.operations}
+    ids = [c["id"] for c in config["connectors"]]
+    assert set(ids) == expected and len(ids) == len(expected)
+    assert {"vnpost.create_order", "vnpost.cancel_order", "vnpost.track_order", "axis.send_document",
+            "axis.send_status", "portal.sync_dossier", "portal.update_progress", "email.send", "sms.send",
+            "webhook.post"} <= set(ids)
+    assert ids[0] == "vnpost.create_order"  # the partners designers use most come first
+    by_id = {c["id"]: c for c in config["connectors"]}
+    assert by_id["vnpost.create_order"]["label"] == "Bưu điện — tạo đơn (vnpost.create_order)"
+    assert all(c["label"].endswith(f"({c['id']})") for c in config["connectors"])
+    assert [(p["name"], p["type"]) for p in by_id["vnpost.create_order"]["parameters"]] == [
+        ("service", "str"), ("cod_amount", "int")]
+    assert [t[0] for t in config["parameterTypes"]] == ["str", "int", "bool"]
+    assert [m[0] for m in config["messages"]] == ["vnpost.pickup.delivered", "vnpost.pickup.failed",
+                                                  "vnpost.delivery.delivered", "vnpost.delivery.failed",
+                                                  "axis.result"]
+    types = {t["name"]: t for t in config["moddle"]["types"]}
+    assert {"ServiceTaskOperator", "Parameters", "Parameter", "MessageVariable"} <= set(types)
+
+
+def test_descriptor_knows_service_task_operators_and_message_variables():
+    descriptor = json.loads((ROOT / "app" / "static" / "js" / "spiffworkflow-moddle.json").read_text(encoding="utf-8"))
+    types = {t["name"]: t for t in descriptor["types"]}
+
+    def props(name: str) -> dict[str, dict]:
+        return {p["name"]: p for p in types[name]["properties"]}
+
+    operator = props("ServiceTaskOperator")
+    assert operator["id"] == {"name": "id", "type": "String", "isAttr": True}
+    assert operator["resultVariable"]["isAttr"] and operator["parameters"]["type"] == "Parameters"
+    assert not operator["parameters"].get("isMany")
+    assert props("Parameters")["parameter"] == {"name": "parameter", "type": "Parameter", "isMany": True}
+    assert {n: p.get("isAttr") for n, p in props("Parameter").items()} == {"id": True, "type": True, "value": True}
+    assert props("MessageVariable")["value"] == {"name": "value", "type": "String", "isBody": True}
+    # the earlier types are kept
+    assert {"Properties", "Property", "PreScript", "PostScript", "InstructionsForEndUser"} <= set(types)
+
+
+ROUND_TRIP_JS = """
+import { readFileSync } from 'node:fs';
+import { BpmnModdle } from %(moddle)s;
+const descriptor = JSON.parse(readFileSync(%(descriptor)s, 'utf8'));
+const moddle = new BpmnModdle({ spiffworkflow: descriptor });
+const out = {};
+for (const file of %(files)s) {
+  const parsed = await moddle.fromXML(readFileSync(file, 'utf8'));
+  const { xml } = await moddle.toXML(parsed.rootElement, { format: true });
+  out[file] = { warnings: parsed.warnings.map((w) => w.message), xml };
+}
+process.stdout.write(JSON.stringify(out));
+"""
+
+
+@pytest.mark.skipif(shutil.which("node") is None or not (NODE_MODULES / "bpmn-moddle" / "dist" / "index.js").is_file(),
+                    reason="Node.js or bpmn-moddle (npm ci) is not installed")
+def test_descriptor_round_trips_the_connector_fixtures_through_bpmn_moddle(tmp_path):
+    """What bpmn-js does on import and save (bpmn-moddle with our descriptor) keeps the operator, its
+    parameters, the messages and the message variables."""
+    from lxml import etree
+
+    files = [str(ROOT / "tests" / "fixtures" / "connectors" / n) for n in ("buu_chinh.bpmn", "lien_thong_gui.bpmn")]
+    script = tmp_path / "round_trip.mjs"
+    script.write_text(ROUND_TRIP_JS % {
+        "moddle": json.dumps(str(NODE_MODULES / "bpmn-moddle" / "dist" / "index.js")),
+        "descriptor": json.dumps(str(ROOT / "app" / "static" / "js" / "spiffworkflow-moddle.json")),
+        "files": json.dumps(files)}, encoding="utf-8")
+    run = subprocess.run(["node", str(script)], capture_output=True, text=True, timeout=60, check=False)
+    assert run.returncode == 0, run.stderr
+    ns = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
+          "spiffworkflow": "http://spiffworkflow.org/bpmn/schema/1.0/core"}
+
+    def extensions(root) -> list[tuple]:
+        found: list[tuple] = []
+        for op in root.iterfind(".//spiffworkflow:serviceTaskOperator", ns):
+            found.append((op.getparent().getparent().get("id"), op.get("id"), op.get("resultVariable"),
+                          [dict(p.attrib) for p in op.iterfind("spiffworkflow:parameters/spiffworkflow:parameter",
+                                                               ns)]))
+        for var in root.iterfind(".//spiffworkflow:messageVariable", ns):
+            holder = var.getparent().getparent()
+            found.append((holder.get("id"), holder.get("messageRef"), var.text))
+        found.extend((m.get("id"), m.get("name")) for m in root.iterfind("bpmn:message", ns))
+        return found
+
+    for file, result in json.loads(run.stdout).items():
+        assert result["warnings"] == [], (file, result["warnings"])
+        before = extensions(etree.parse(file).getroot())
+        after = extensions(etree.fromstring(result["xml"].encode("utf-8")))
+        assert after == before and len(before) >= 3, file

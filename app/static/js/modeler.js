@@ -8,7 +8,11 @@
  * The panel edits what MotCua reads from a model: names; for user tasks the form, the UI form,
  * dueInWorkingDays and dossierStatus (spiffworkflow:properties in extensionElements); the submission form of
  * the start event; dossierStatus of events; the lane name (= role); a sequence flow's condition and whether it
- * is its gateway's default. Every change is one command on the modeler's stack (undo / redo work).
+ * is its gateway's default; for service tasks the partner connector's operation, its result variable and its
+ * parameters (spiffworkflow:serviceTaskOperator); for receive tasks and message catch / boundary events the
+ * partner message waited for (a bpmn:Message at definitions level, reused by name) and the variable that gets
+ * its payload (spiffworkflow:messageVariable). Every change is one command on the modeler's stack (undo / redo
+ * work).
  * Plain ES2017, no bundler.
  */
 (function () {
@@ -50,6 +54,12 @@
   var HUMAN_TASKS = ['bpmn:UserTask', 'bpmn:ManualTask'];
   var STATUS_EVENTS = ['bpmn:IntermediateThrowEvent', 'bpmn:IntermediateCatchEvent', 'bpmn:EndEvent',
     'bpmn:ScriptTask', 'bpmn:ServiceTask', 'bpmn:Task'];
+  // events that may wait for a partner's message (with a bpmn:MessageEventDefinition)
+  var MESSAGE_EVENTS = ['bpmn:IntermediateCatchEvent', 'bpmn:BoundaryEvent'];
+  var OTHER_MESSAGE = '__other__';
+  // a Python identifier (ASCII): names of variables and of operation parameters
+  var IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+  var IDENTIFIER_ERROR = 'Chỉ dùng chữ không dấu, chữ số và dấu gạch dưới, không bắt đầu bằng chữ số (ví dụ donBuuDien).';
 
   /* Vietnamese for the modeler's own tool tips and menus (bpmn-js `translate` service). */
   var VI = {
@@ -139,6 +149,7 @@
   var saving = false;
   var selected = null;
   var listTimer = null;
+  var pendingFocus = null;  // data-key of the panel control to focus after the next redraw
 
   // ------------------------------------------------------------------ small DOM helpers
 
@@ -249,6 +260,97 @@
     }
   }
 
+  // ------------------------------------------------------------------ other spiffworkflow extensions
+
+  /* The first extension value of `type` in target's extensionElements (target: a business object or an event
+   * definition), or null. */
+  function extensionOf(target, type) {
+    var ext = target.get('extensionElements');
+    if (!ext) return null;
+    var values = ext.get('values') || [];
+    for (var i = 0; i < values.length; i++) {
+      if (values[i].$instanceOf(type)) return values[i];
+    }
+    return null;
+  }
+
+  /* Put `value` (a new moddle element) in place of `old` in target's extensionElements, or add it when there
+   * is no `old`; with no `value`, remove `old`. One command. */
+  function replaceExtension(element, target, old, value) {
+    var modeling = services.modeling;
+    var ext = target.get('extensionElements');
+    if (ext) {
+      var values = (ext.get('values') || []).slice();
+      var index = old ? values.indexOf(old) : -1;
+      if (value) {
+        value.$parent = ext;
+        if (index >= 0) values[index] = value;
+        else values.push(value);
+      } else if (index >= 0) {
+        values.splice(index, 1);
+      } else {
+        return;
+      }
+      modeling.updateModdleProperties(element, ext, { values: values });
+      return;
+    }
+    if (!value) return;
+    ext = services.moddle.create('bpmn:ExtensionElements', { values: [value] });
+    ext.$parent = target;
+    value.$parent = ext;
+    modeling.updateModdleProperties(element, target, { extensionElements: ext });
+  }
+
+  /* Several modeling calls as one step of the command stack (one undo). */
+  function BatchHandler() {}
+  BatchHandler.prototype.preExecute = function (context) { context.run(); };
+  BatchHandler.prototype.execute = function () { return []; };
+  BatchHandler.prototype.revert = function () { return []; };
+
+  function batch(run) { services.commandStack.execute('motcua.batch', { run: run }); }
+
+  function operatorOf(bo) { return extensionOf(bo, SPIFF + ':ServiceTaskOperator'); }
+
+  function parametersOf(operator) {
+    var params = operator.get('parameters');
+    return params ? (params.get('parameter') || []) : [];
+  }
+
+  function messageDefinitionOf(bo) {
+    if (!isAny(bo, MESSAGE_EVENTS)) return null;
+    var defs = bo.get('eventDefinitions') || [];
+    for (var i = 0; i < defs.length; i++) {
+      if (defs[i].$instanceOf('bpmn:MessageEventDefinition')) return defs[i];
+    }
+    return null;
+  }
+
+  function definedMessages() {
+    return (modeler.getDefinitions().get('rootElements') || []).filter(function (e) {
+      return e.$instanceOf('bpmn:Message');
+    });
+  }
+
+  /* Make `holder` (a receive task or a message event definition) wait for the message named `name`: the
+   * bpmn:Message of that name at definitions level, created when there is none. '' clears messageRef. */
+  function setMessage(element, holder, name) {
+    batch(function () {
+      var message;
+      if (name) {
+        message = definedMessages().filter(function (m) { return m.get('name') === name; })[0];
+        if (!message) {
+          var definitions = modeler.getDefinitions();
+          message = services.moddle.create('bpmn:Message', { name: name });
+          message.set('id', services.moddle.ids.nextPrefixed('Message_', message));
+          message.$parent = definitions;
+          services.modeling.updateModdleProperties(element, definitions,
+            { rootElements: (definitions.get('rootElements') || []).concat([message]) });
+        }
+      }
+      services.modeling.updateModdleProperties(element, holder, { messageRef: message });
+    });
+  }
+
   // ------------------------------------------------------------------ the properties panel
 
   var fieldSeq = 0;
@@ -294,7 +396,7 @@
     return input;
   }
 
-  function selectInput(name, options, value, onChange) {
+  function selectInput(name, options, value, onChange, unknownNote) {
     var select = h('select', { className: 'sf-input', id: nextId(name), 'data-key': name });
     var found = false;
     options.forEach(function (opt) {
@@ -303,7 +405,8 @@
       select.appendChild(o);
     });
     if (value && !found) {
-      select.appendChild(h('option', { value: value, selected: true, text: value + ' (không có trong phiên bản này)' }));
+      select.appendChild(h('option', { value: value, selected: true,
+        text: value + (unknownNote || ' (không có trong phiên bản này)') }));
     }
     select.addEventListener('change', function () { onChange(select.value, select); });
     return select;
@@ -415,6 +518,203 @@
     return out;
   }
 
+  // ------------------------------------------------------------------ partner connectors (service tasks)
+
+  function identifierInput(name, value, onValid, attrs) {
+    return textInput(name, value, function (text, control) {
+      var trimmed = text.trim();
+      if (trimmed && !IDENTIFIER.test(trimmed)) {
+        showFieldError(control, IDENTIFIER_ERROR);
+        return;
+      }
+      showFieldError(control, '');
+      onValid(trimmed);
+    }, Object.assign({ autocomplete: 'off', spellcheck: 'false' }, attrs || {}));
+  }
+
+  function connectorOf(id) {
+    return (cfg.connectors || []).filter(function (c) { return c.id === id; })[0] || null;
+  }
+
+  function serviceFields(element, bo) {
+    var operator = operatorOf(bo);
+    var current = operator ? (operator.get('id') || '') : '';
+    var options = [['', '— Chưa chọn thao tác —']].concat((cfg.connectors || []).map(function (c) {
+      return [c.id, c.label];
+    }));
+    var select = selectInput('operator', options, current, function (value) {
+      var moddle = services.moddle;
+      if (!value) {
+        if (operator) replaceExtension(element, bo, operator, null);
+        return;
+      }
+      if (operator) {
+        services.modeling.updateModdleProperties(element, operator, { id: value });
+        return;
+      }
+      var created = moddle.create(SPIFF + ':ServiceTaskOperator', { id: value });
+      var params = moddle.create(SPIFF + ':Parameters', { parameter: [] });
+      params.$parent = created;
+      created.set('parameters', params);
+      replaceExtension(element, bo, null, created);
+    }, ' (không có trong danh sách kết nối)');
+    var known = connectorOf(current);
+    var hint = 'Đối tác được gọi qua hộp thư đi sau khi lưu hồ sơ (có thử lại). Để chờ trả lời, đặt sau tác vụ này '
+      + 'một tác vụ nhận hoặc sự kiện chờ thông điệp.';
+    var out = [field('Kết nối và thao tác', select, hint)];
+    if (!operator) {
+      out.push(h('p', { className: 'muted', text: 'Chọn kết nối và thao tác để đặt biến kết quả và tham số.' }));
+      return out;
+    }
+    var result = identifierInput('resultVariable', operator.get('resultVariable'), function (text) {
+      services.modeling.updateModdleProperties(element, operator, { resultVariable: text || undefined });
+    });
+    out.push(field('Biến nhận kết quả (tuỳ chọn)', result,
+      'Tên biến lưu thông tin lời gọi (đã xếp vào hộp thư đi, mã lời gọi). Để trống nếu không cần.'));
+    out.push(parametersEditor(element, operator, known));
+    return out;
+  }
+
+  function parametersEditor(element, operator, known) {
+    var list = parametersOf(operator);
+    var suggested = known ? known.parameters : [];
+    var hintId = nextId('params-hint');
+    var hint = 'Mỗi giá trị là một biểu thức Python: chuỗi trong dấu nháy (\'delivery\'), số (25000), True / False, '
+      + 'hoặc tên trường của biểu mẫu.';
+    if (suggested.length) {
+      hint += ' Thao tác này đọc: ' + suggested.map(function (p) {
+        return p.name + ' (' + p.type + ', ' + p.hint + ')';
+      }).join('; ') + '.';
+    }
+    var box = h('fieldset', { className: 'sf-fieldset sf-field mc-params', 'aria-describedby': hintId }, [
+      h('legend', { className: 'sf-legend', text: 'Tham số của thao tác' }),
+      h('span', { className: 'sf-hint', id: hintId, text: hint })
+    ]);
+    var datalistId = null;
+    if (suggested.length) {
+      datalistId = nextId('param-names');
+      var datalist = h('datalist', { id: datalistId });
+      suggested.forEach(function (p) { datalist.appendChild(h('option', { value: p.name })); });
+      box.appendChild(datalist);
+    }
+    if (!list.length) box.appendChild(h('p', { className: 'muted', text: 'Chưa có tham số.' }));
+    list.forEach(function (param, index) {
+      var key = 'param-' + index + '-';
+      var name = identifierInput(key + 'id', param.get('id'), function (text) {
+        var changes = { id: text || undefined };
+        var match = suggested.filter(function (p) { return p.name === text; })[0];
+        if (match && !param.get('value')) changes.type = match.type;
+        services.modeling.updateModdleProperties(element, param, changes);
+      }, datalistId ? { list: datalistId } : null);
+      var currentType = param.get('type') || '';
+      var types = (currentType ? [] : [['', '— Chọn kiểu —']]).concat(cfg.parameterTypes || []);
+      var type = selectInput(key + 'type', types, currentType, function (value) {
+        services.modeling.updateModdleProperties(element, param, { type: value || undefined });
+      }, ' (kiểu khác)');
+      var value = textInput(key + 'value', param.get('value'), function (text) {
+        services.modeling.updateModdleProperties(element, param, { value: text.trim() || undefined });
+      }, { autocomplete: 'off', spellcheck: 'false', className: 'sf-input mc-code' });
+      var remove = h('button', {
+        type: 'button', className: 'button secondary mc-small', 'data-key': key + 'remove',
+        onclick: function () { removeParameter(element, operator, param, index); }
+      }, ['Xoá', h('span', { className: 'visually-hidden', text: ' tham số ' + (index + 1) })]);
+      box.appendChild(h('fieldset', { className: 'card mc-param' }, [
+        h('legend', { className: 'sf-legend', text: 'Tham số ' + (index + 1) }),
+        field('Tên tham số', name), field('Kiểu dữ liệu', type), field('Giá trị (biểu thức Python)', value), remove
+      ]));
+    });
+    box.appendChild(h('button', {
+      type: 'button', className: 'button secondary mc-small', 'data-key': 'param-add', text: 'Thêm tham số',
+      onclick: function () { addParameter(element, operator); }
+    }));
+    return box;
+  }
+
+  function addParameter(element, operator) {
+    var moddle = services.moddle;
+    var list = parametersOf(operator);
+    var param = moddle.create(SPIFF + ':Parameter', { type: 'str' });
+    var params = operator.get('parameters');
+    pendingFocus = 'param-' + list.length + '-id';
+    if (params) {
+      param.$parent = params;
+      services.modeling.updateModdleProperties(element, params, { parameter: list.concat([param]) });
+    } else {
+      params = moddle.create(SPIFF + ':Parameters', { parameter: [param] });
+      param.$parent = params;
+      params.$parent = operator;
+      services.modeling.updateModdleProperties(element, operator, { parameters: params });
+    }
+  }
+
+  function removeParameter(element, operator, param, index) {
+    var list = parametersOf(operator);
+    var kept = list.filter(function (p) { return p !== param; });
+    pendingFocus = kept.length ? 'param-' + Math.min(index, kept.length - 1) + '-id' : 'param-add';
+    services.modeling.updateModdleProperties(element, operator.get('parameters'), { parameter: kept });
+  }
+
+  // ------------------------------------------------------------------ partner messages (receive tasks, events)
+
+  /* `holder` carries messageRef and the messageVariable: the receive task itself, or the event's
+   * bpmn:MessageEventDefinition. */
+  function messageFields(element, holder) {
+    var ref = holder.get('messageRef');
+    var current = ref ? (ref.get('name') || ref.get('id') || '') : '';
+    var known = (cfg.messages || []).map(function (m) { return m[0]; });
+    var options = [['', '— Chưa chọn thông điệp —']].concat((cfg.messages || []).map(function (m) {
+      return [m[0], m[1] + ' (' + m[0] + ')'];
+    }));
+    definedMessages().forEach(function (m) {
+      var name = m.get('name');
+      if (name && known.indexOf(name) < 0) {
+        known.push(name);
+        options.push([name, name + ' (thông điệp đã khai báo trong sơ đồ)']);
+      }
+    });
+    options.push([OTHER_MESSAGE, 'Thông điệp khác (nhập tên)…']);
+    var other = textInput('messageName', '', function (text, control) {
+      var name = text.trim();
+      if (!name) {
+        showFieldError(control, 'Nhập tên thông điệp, ví dụ vnpost.delivery.delivered.');
+        return;
+      }
+      showFieldError(control, '');
+      pendingFocus = 'message';  // the redrawn select shows the new name (this input is hidden again)
+      setMessage(element, holder, name);
+    }, { autocomplete: 'off', spellcheck: 'false' });
+    var otherField = field('Tên thông điệp khác', other,
+      'Tên thông điệp đối tác gửi tới, giống hệt tên đối tác dùng (ví dụ webhook.answer).');
+    otherField.setAttribute('hidden', '');
+    var select = selectInput('message', options, current, function (value) {
+      if (value === OTHER_MESSAGE) {
+        otherField.removeAttribute('hidden');
+        other.focus();
+        return;
+      }
+      otherField.setAttribute('hidden', '');
+      setMessage(element, holder, value);
+    });
+    var variable = extensionOf(holder, SPIFF + ':MessageVariable');
+    var input = identifierInput('messageVariable', variable ? variable.get('value') : '', function (text) {
+      if (!text) {
+        if (variable) replaceExtension(element, holder, variable, null);
+      } else if (variable) {
+        services.modeling.updateModdleProperties(element, variable, { value: text });
+      } else {
+        replaceExtension(element, holder, null,
+          services.moddle.create(SPIFF + ':MessageVariable', { value: text }));
+      }
+    });
+    return [
+      field('Chờ thông điệp', select, 'Quy trình dừng ở đây cho tới khi đối tác gửi thông điệp này (bưu điện, '
+        + 'trục liên thông…). Thông điệp được khai báo một lần cho cả sơ đồ.'),
+      otherField,
+      field('Biến nhận dữ liệu', input, 'Tên biến nhận nội dung thông điệp (ví dụ buuChinh); các bước sau đọc '
+        + 'được biến này.')
+    ];
+  }
+
   function renderPanel(element) {
     var body = byId('mc-panel-body');
     body.textContent = '';
@@ -422,7 +722,7 @@
     if (!element) {
       list.value = '';
       body.appendChild(h('p', { className: 'muted', text: 'Chọn một phần tử trên sơ đồ (hoặc trong danh sách trên) '
-        + 'để sửa tên, biểu mẫu, thời hạn, trạng thái hồ sơ hay điều kiện rẽ nhánh.' }));
+        + 'để sửa tên, biểu mẫu, thời hạn, trạng thái hồ sơ, điều kiện rẽ nhánh, kết nối đối tác hay thông điệp chờ.' }));
       return;
     }
     var bo = element.businessObject;
@@ -445,7 +745,13 @@
     } else if (bo.$instanceOf('bpmn:StartEvent')) {
       parts = parts.concat(formFields(element, bo, true));
     } else if (isAny(bo, STATUS_EVENTS)) {
+      // (receive and service tasks are bpmn:Task too)
+      if (bo.$instanceOf('bpmn:ServiceTask')) parts = parts.concat(serviceFields(element, bo));
+      if (bo.$instanceOf('bpmn:ReceiveTask')) parts = parts.concat(messageFields(element, bo));
+      if (messageDefinitionOf(bo)) parts = parts.concat(messageFields(element, messageDefinitionOf(bo)));
       parts.push(statusField(element, bo, 'Trạng thái hồ sơ khi quy trình đi qua đây (để trống nếu không đổi).'));
+    } else if (messageDefinitionOf(bo)) {
+      parts = parts.concat(messageFields(element, messageDefinitionOf(bo)));
     } else if (bo.$instanceOf('bpmn:SequenceFlow')) {
       parts = parts.concat(flowFields(element, bo));
     }
@@ -460,7 +766,8 @@
       panelTimer = null;
       var body = byId('mc-panel-body');
       var active = document.activeElement;
-      var key = active && body.contains(active) ? active.getAttribute('data-key') : null;
+      var key = pendingFocus || (active && body.contains(active) ? active.getAttribute('data-key') : null);
+      pendingFocus = null;
       if (selected) selected = services.elementRegistry.get(selected.id) || null;  // replaced shapes keep their id
       renderPanel(selected);
       if (key) {
@@ -714,6 +1021,7 @@
     ['canvas', 'modeling', 'elementRegistry', 'selection', 'moddle', 'eventBus', 'commandStack'].forEach(function (name) {
       services[name] = modeler.get(name);
     });
+    services.commandStack.registerHandler('motcua.batch', BatchHandler);
     var result;
     try {
       result = xml.trim() ? await modeler.importXML(xml) : await modeler.createDiagram();
