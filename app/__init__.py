@@ -76,6 +76,7 @@ def register_extensions(app: Flask) -> None:
     from app.catalog import models as _c  # noqa: F401
     from app.citizens import models as _cz  # noqa: F401
     from app.dossiers import models as _d  # noqa: F401
+    from app.drafts import models as _dr  # noqa: F401
     from app.inbox import models as _i  # noqa: F401
     from app.outbox import models as _o  # noqa: F401
     from app.outbox.subscribers import connect

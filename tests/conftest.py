@@ -23,9 +23,9 @@ from app.extensions import db as _db
 ROOT = Path(__file__).resolve().parent.parent
 #: emptied after every test, children first
 DOSSIER_TABLES = [
-    "payments", "outbox", "inbound_events", "shipments", "interagency_links", "dossier_apologies", "dossier_notes",
-    "audit_log", "dossier_steps", "attachments", "tasks", "workflow_states", "ratings", "citizen_dossiers", "dossiers",
-    "citizens", "dossier_sequences", "api_tokens", "usage_counters",
+    "drafts", "payments", "outbox", "inbound_events", "shipments", "interagency_links", "dossier_apologies",
+    "dossier_notes", "audit_log", "dossier_steps", "attachments", "tasks", "workflow_states", "ratings",
+    "citizen_dossiers", "dossiers", "citizens", "dossier_sequences", "api_tokens", "usage_counters",
 ]
 
 

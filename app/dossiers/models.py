@@ -69,6 +69,13 @@ class Dossier(db.Model):
     clock_paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    #: the applicant's choices on the public form: "online" upload or "postal" pickup of the paper originals;
+    #: result returned at the "counter", by "postal" service or "electronic"; the postal address when needed
+    submission_method: Mapped[str | None] = mapped_column(String(16))
+    return_method: Mapped[str | None] = mapped_column(String(16))
+    postal_address: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+    #: the citizen account the dossier was submitted from, if any (app/citizens)
+    citizen_id: Mapped[int | None] = mapped_column(ForeignKey("citizens.id", ondelete="SET NULL"), index=True)
     #: optimistic lock: two writers of the same dossier cannot both win
     lock_version: Mapped[int] = mapped_column(Integer, default=1)
 

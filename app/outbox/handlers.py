@@ -84,6 +84,13 @@ def _ward_province(address: str) -> tuple[str, str]:
 
 
 def _party_applicant(dossier: Any, data: dict[str, Any]) -> dict[str, Any]:
+    chosen = getattr(dossier, "postal_address", None)
+    if chosen:  # the postal address the applicant gave on the public form (app/drafts)
+        province, ward = chosen.get("province_name", ""), chosen.get("ward_name", "")
+        street = chosen.get("street", "")
+        return {"Name": dossier.applicant_name, "Address": ", ".join(x for x in (street, ward, province) if x),
+                "Tel": chosen.get("phone") or dossier.applicant_phone or "", "Email": dossier.applicant_email or "",
+                "Province": province, "Ward": ward}
     address = data.get("diaChiNhanKetQua") or data.get("diaChiBuuChinh") or dossier.applicant_address or ""
     if isinstance(address, dict):  # the VN address widget: {province, ward, street}
         province, ward, street = address.get("province", ""), address.get("ward", ""), address.get("street", "")

@@ -77,11 +77,20 @@ def poll_payments() -> int:
     return poll_pending()  # commits after each attempt
 
 
+def purge_drafts() -> int:
+    from app.drafts.services import purge_expired
+
+    purged = purge_expired()
+    db.session.commit()
+    return purged
+
+
 POLLERS: list[tuple[str, Callable[[], int]]] = [
     ("vnpost", poll_shipments),
     ("axis", poll_axis_mailbox),
     ("reminders", remind_due_tasks),
     ("payment", poll_payments),
+    ("drafts", purge_drafts),
 ]
 
 

@@ -34,6 +34,8 @@ COUNTER_APPLICANT_FORM: dict[str, Any] = {
     **APPLICANT_FORM,
     "properties": {k: v for k, v in APPLICANT_FORM["properties"].items() if k != "channel"},
 }
+#: the public submission in steps asks how the dossier is submitted on a step of its own (app.drafts choices)
+PUBLIC_APPLICANT_FORM = COUNTER_APPLICANT_FORM
 
 
 def formdata():

@@ -109,15 +109,46 @@ def field(page: Page, label: str):
     return page.get_by_label(label, exact=True)
 
 
-def fill_birth_registration(page: Page, pdf: Path) -> None:
-    for label, value in APPLICANT.items():
-        field(page, label).fill(value)
-    expect(page.get_by_role("radio", name="Nộp trực tuyến", exact=True)).to_be_checked()  # the default
-    for label, value in BIRTH_FIELDS.items():
-        field(page, label).fill(value)
+def next_step(page: Page) -> None:
+    page.get_by_role("button", name="Tiếp tục", exact=True).click()
+
+
+def fill_present(page: Page, values: dict[str, str]) -> None:
+    """Fill the fields of `values` shown on the current step."""
+    for label, value in values.items():
+        control = field(page, label)
+        if control.count():
+            control.fill(value)
+
+
+def fill_birth_registration(page: Page, pdf: Path, child_name: str = "Nguyễn Minh Khôi") -> None:
+    """The steps before the child's (applicant, how to submit and receive), then the child's step, left open."""
+    fill_present(page, APPLICANT)
+    next_step(page)
+    expect(page.get_by_role("heading", level=1, name="Cách nộp hồ sơ và nhận kết quả")).to_be_visible()
+    expect(page.get_by_role("radio", name="Nộp trực tuyến: tải lên bản điện tử các giấy tờ", exact=True)
+           ).to_be_checked()  # the default
+    next_step(page)
+    expect(page.get_by_role("heading", level=1, name="Thông tin người được khai sinh")).to_be_visible()
+    fill_present(page, {**BIRTH_FIELDS, CHILD_NAME: child_name})
     page.get_by_role("group", name="Giới tính (bắt buộc)").get_by_label("Nam", exact=True).check()
+
+
+def finish_birth_registration(page: Page, pdf: Path) -> None:
+    """From the child's step: mother, father, files, then "Nộp hồ sơ" on the check page."""
+    next_step(page)
+    expect(page.get_by_role("heading", level=1, name="Thông tin người mẹ")).to_be_visible()
+    fill_present(page, BIRTH_FIELDS)
+    next_step(page)
+    expect(page.get_by_role("heading", level=1, name="Thông tin người cha")).to_be_visible()
+    fill_present(page, BIRTH_FIELDS)
     field(page, "Quan hệ của người đi đăng ký với người được khai sinh (bắt buộc)").select_option(label="Cha")
+    next_step(page)
     field(page, FILE_LABEL).set_input_files(pdf)
+    next_step(page)
+    expect(page.get_by_role("heading", level=1, name="Kiểm tra lại thông tin")).to_be_visible()
+    expect(page.get_by_role("main")).to_contain_text(PDF_NAME)
+    page.get_by_role("button", name="Nộp hồ sơ", exact=True).click()
 
 
 def log_in(page: Page, username: str) -> None:
@@ -165,38 +196,33 @@ def test_birth_registration_submit_receive_and_track(live_server: str, citizen: 
     expect(citizen.get_by_text("Ủy ban nhân dân phường Trường Vinh").first).to_be_visible()
     shot(citizen, screenshots, "02-procedure")
     citizen.get_by_role("link", name="Nộp hồ sơ trực tuyến").click()
-    expect(citizen.get_by_role("heading", level=2, name="Thông tin người nộp hồ sơ")).to_be_visible()
-    form_url = citizen.url
-    assert form_url.endswith("/nop-ho-so")
+    expect(citizen.get_by_role("heading", level=1, name="Thông tin người nộp hồ sơ")).to_be_visible()
+    assert citizen.url.endswith("/nop-ho-so")
 
-    # 2. server-side validation: one required field left empty → error summary, nothing submitted
-    fill_birth_registration(citizen, pdf_file)
-    field(citizen, CHILD_NAME).fill("")
+    # 2. server-side validation on each step: the child's name left empty → error summary, nothing submitted
+    fill_birth_registration(citizen, pdf_file, child_name="")
+    form_url = citizen.url
     shot(citizen, screenshots, "03-form-filled")
-    citizen.get_by_role("button", name="Gửi hồ sơ").click()
+    next_step(citizen)
     summary = citizen.get_by_role("alert").filter(has_text="Có lỗi cần sửa")
     expect(summary).to_be_visible()
     error_link = summary.get_by_role("link", name=re.compile("Họ, chữ đệm, tên của người được khai sinh"))
     expect(error_link).to_have_count(1)
     expect(error_link).to_have_attribute("href", "#hoso-child_full_name")
-    assert citizen.url == form_url  # still on the form: no redirect to a confirmation
+    assert citizen.url == form_url  # still on the step: no redirect
     expect(citizen.locator("#dossier-code")).to_have_count(0)
     child_name = field(citizen, CHILD_NAME)
     expect(child_name).to_have_attribute("aria-invalid", "true")
-    # what was typed is kept (files must be chosen again: browsers never refill a file input)
-    expect(field(citizen, "Họ và tên người nộp hồ sơ (bắt buộc)")).to_have_value("Nguyễn Văn Đức")
-    expect(field(citizen, "Họ, chữ đệm, tên người mẹ (bắt buộc)")).to_have_value("Trần Thị Thu Hà")
+    # what was typed is kept
     expect(field(citizen, "Ngày, tháng, năm sinh (bắt buộc)")).to_have_value("2025-10-28")
-    expect(field(citizen, "Quan hệ của người đi đăng ký với người được khai sinh (bắt buộc)")).to_have_value(
-        "father")
+    expect(field(citizen, "Nơi sinh (bắt buộc)")).to_have_value(BIRTH_FIELDS["Nơi sinh (bắt buộc)"])
     shot(citizen, screenshots, "04-form-errors")
     error_link.click()  # the summary's link leads to the field
     expect(child_name).to_be_focused()
 
-    # 2b. correct it, attach the file again and submit
+    # 2b. correct it, go through the other steps and submit from the check page
     child_name.fill("Nguyễn Minh Khôi")
-    field(citizen, FILE_LABEL).set_input_files(pdf_file)
-    citizen.get_by_role("button", name="Gửi hồ sơ").click()
+    finish_birth_registration(citizen, pdf_file)
     expect(citizen.get_by_role("heading", level=1, name="Đã nộp hồ sơ thành công")).to_be_visible()
     code = citizen.locator("#dossier-code").inner_text().strip()
     secret = citizen.locator("#tracking-secret").inner_text().strip()
@@ -263,9 +289,9 @@ def test_birth_registration_submit_receive_and_track(live_server: str, citizen: 
     assert track(citizen, code, secret) == 302
     expect(citizen.get_by_role("heading", level=1, name=f"Hồ sơ {code}")).to_be_visible()
     expect(citizen.locator("#dossier-status")).to_have_text("Đang xử lý")
-    timeline = citizen.get_by_role("list").filter(has_text="Nộp hồ sơ")
-    expect(timeline.get_by_role("listitem").filter(has_text="Nộp hồ sơ")).to_have_count(1)
-    expect(timeline.get_by_role("listitem").filter(has_text="tiếp nhận hồ sơ").first).to_be_visible()
+    entries = citizen.locator("#timeline > li")  # the plain-Vietnamese timeline, one entry per event
+    expect(entries.filter(has_text="Đã nộp hồ sơ")).to_have_count(1)
+    expect(entries.filter(has_text="tiếp nhận hồ sơ").first).to_be_visible()
     expect(citizen.locator("#due-at")).to_have_text(DATETIME_RE)
     shot(citizen, screenshots, "10-tracking")
 

@@ -74,13 +74,16 @@ def test_citizen_submits_official_completes_citizen_tracks(app, client):
     data = {**applicant_fields(), "hoso-reader_name": "Lê Thị Bình", "hoso-birth_date": "02/01/1999",
             "hoso-card_type": "thuong", "hoso-months": "12", "hoso-photo": (io.BytesIO(PNG), "ảnh chân dung.png")}
     r = client.post("/thu-tuc/9.999001/nop-ho-so", data=data, content_type="multipart/form-data")
+    assert r.status_code == 302 and r.headers["Location"].endswith("/nop-ho-so/kiem-tra"), r.get_data(as_text=True)
+    r = client.post(r.headers["Location"])  # "Kiểm tra lại thông tin" → "Nộp hồ sơ"
     assert r.status_code == 302, r.get_data(as_text=True)[:2000]
     page = client.get(r.headers["Location"]).get_data(as_text=True)
     code = re.search(r'id="dossier-code">([^<]+)<', page).group(1)
     secret = re.search(r'id="tracking-secret">([^<]+)<', page).group(1)
     assert re.match(r"^000\.00\.00\.H41-\d{6}-\d{4}$", code) and len(secret) == 10
-    # a reload of the confirmation does not resubmit; another browser cannot see the secret
-    assert app.test_client().get(r.headers["Location"]).status_code == 404
+    # a reload of the confirmation does not resubmit; the signed address survives a bookmark, tampered it is 404
+    assert app.test_client().get(r.headers["Location"]).status_code == 200
+    assert app.test_client().get(r.headers["Location"][:-3] + "xyz").status_code == 404
 
     official = app.test_client()
     assert official.get("/can-bo/").status_code == 302  # login first
