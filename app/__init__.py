@@ -121,6 +121,9 @@ def register_blueprints(app: Flask) -> None:
     from app.citizens import register as register_citizens
 
     register_citizens(app)
+    from app.reports import init_app as init_reports
+
+    init_reports(app)
     from app.payments.routes import bp as payments_bp
     from app.payments.routes import callbacks as payment_callbacks_bp
 

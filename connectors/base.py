@@ -12,7 +12,10 @@ Connectors that can be polled for partner-side state implement `poll(settings_st
 
 from __future__ import annotations
 
+import atexit
 import json
+import os
+import threading
 from typing import Any, ClassVar
 
 import httpx
@@ -90,6 +93,29 @@ def _load_builtin() -> None:
                 raise
 
 
+_shared: dict[int, httpx.Client] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_client() -> httpx.Client:
+    """One keep-alive client per process, shared by its threads (httpx clients are thread-safe), closed at exit.
+
+    Building an `httpx.Client` loads the CA bundle (about 20 ms of CPU here) and holds the GIL meanwhile; a
+    client per call made that the outbox's bottleneck (bench/README.md, "Outbox").
+    """
+    pid = os.getpid()  # a forked worker builds its own: sockets are not shared across processes
+    client = _shared.get(pid)
+    if client is None:
+        with _shared_lock:
+            client = _shared.get(pid)
+            if client is None:
+                client = httpx.Client(timeout=10.0, limits=httpx.Limits(max_connections=64,
+                                                                        max_keepalive_connections=20))
+                _shared[pid] = client
+                atexit.register(client.close)
+    return client
+
+
 def http_call(method: str, url: str, *, key: str | None = None, json_body: Any = None, content: bytes | None = None,
               headers: dict[str, str] | None = None, timeout: float = 10.0, client: httpx.Client | None = None,
               ) -> httpx.Response:
@@ -98,11 +124,8 @@ def http_call(method: str, url: str, *, key: str | None = None, json_body: Any =
     if key:
         hdrs["Idempotency-Key"] = key
     try:
-        if client is not None:
-            resp = client.request(method, url, json=json_body, content=content, headers=hdrs, timeout=timeout)
-        else:
-            with httpx.Client(timeout=timeout) as c:
-                resp = c.request(method, url, json=json_body, content=content, headers=hdrs)
+        resp = (client or shared_client()).request(method, url, json=json_body, content=content, headers=hdrs,
+                                                   timeout=timeout)
     except httpx.TimeoutException as exc:
         raise TransientError(f"Hết thời gian chờ đối tác ({url}): {exc}") from exc
     except httpx.HTTPError as exc:  # connection refused, reset, DNS…

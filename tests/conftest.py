@@ -26,6 +26,7 @@ DOSSIER_TABLES = [
     "drafts", "payments", "outbox", "inbound_events", "shipments", "interagency_links", "dossier_apologies",
     "dossier_notes", "audit_log", "dossier_steps", "attachments", "tasks", "workflow_states", "ratings",
     "citizen_dossiers", "dossiers", "citizens", "dossier_sequences", "api_tokens", "usage_counters",
+    "dossier_facts", "report_state",
 ]
 
 

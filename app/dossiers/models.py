@@ -43,6 +43,7 @@ class Dossier(db.Model):
     __table_args__ = (
         Index("ix_dossiers_unit_status", "unit_id", "status"),
         Index("ix_dossiers_procedure_created", "procedure_id", "created_at"),
+        Index("ix_dossiers_updated_id", "updated_at", "id"),  # the report facts watermark (app/reports)
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(64), unique=True)

@@ -161,6 +161,9 @@ def housekeeping_tick(app: Flask, leader: Leader) -> None:
             if leader.worker != _current_holder():
                 return
             run_pollers()
+            from app.reports import refresh_facts
+
+            refresh_facts()
         except Exception:  # noqa: BLE001
             db.session.rollback()
             log.exception("housekeeping failed")

@@ -328,10 +328,10 @@ def test_public_pages_fit_a_phone(live_server: str, phone: Page, screenshots: Pa
     assert_no_horizontal_scroll("procedure")
 
     phone.get_by_role("link", name="Nộp hồ sơ trực tuyến").click()
-    expect(phone.get_by_role("button", name="Gửi hồ sơ")).to_be_visible()
+    expect(phone.get_by_role("button", name="Tiếp tục", exact=True)).to_be_visible()
     assert_no_horizontal_scroll("submit-form")
 
-    phone.get_by_role("button", name="Gửi hồ sơ").click()  # empty: the error summary must fit too
+    phone.get_by_role("button", name="Tiếp tục", exact=True).click()  # empty: the error summary must fit too
     expect(phone.get_by_role("alert").filter(has_text="Có lỗi cần sửa").first).to_be_visible()
     assert_no_horizontal_scroll("submit-form-errors")
 
