@@ -4,7 +4,9 @@
 - `facts`: `refresh_facts(limit)` for the scheduler (incremental, idempotent upserts), `compute_fact`
 - `figures`: the figures and indicators, their formulas in its docstring
 - `heatmap`: time per BPMN task of a procedure's current version
-- `exports`: CSV (UTF-8 BOM), Excel, PDF summary
+- `usage`: usage of the online services per procedure (`app.stats.usage()` within the reader's agencies):
+  periods, sorting, the table and the chart data of `/bao-cao/su-dung`
+- `exports`: CSV (UTF-8 BOM), Excel, PDF summary (of any report table with its own columns)
 - `routes`: /bao-cao/…, /thong-ke
 
 Wiring: `init_app(app)` registers the blueprint and the Jinja global `can_view_reports()`; the scheduler calls

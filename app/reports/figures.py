@@ -117,7 +117,9 @@ def percentile_cont(values: Iterable[float], fraction: float) -> float | None:
 
 
 def fmt(value: Any, kind: str) -> str:
-    """A figure as the page shows it: 12 · 87,5 · 3,25 · — (Vietnamese decimal comma)."""
+    """A figure as the page shows it: 12 · 87,5 · 3,25 · — (Vietnamese decimal comma); "text" as it is."""
+    if kind == "text":
+        return "" if value is None else str(value)
     if value is None:
         return "—"
     if kind == "pct":
@@ -131,6 +133,8 @@ def export_value(value: Any, kind: str) -> Any:
     """A figure for CSV and Excel: numbers (percentages as 87.5, days to 2 places), None when undefined."""
     if value is None:
         return None
+    if kind == "text":
+        return str(value) or None
     if kind == "pct":
         return round(value * 100, 1)
     if kind == "days":

@@ -4,6 +4,9 @@
 - `/bao-cao/bieu-do`      dashboards (Chart.js): trend per month, comparison of agencies, with their tables
 - `/bao-cao/ban-do-nhiet` where dossiers wait: time per BPMN task on the diagram (bpmn-js) and as a table
 - `/bao-cao/xuat.csv`, `/bao-cao/xuat.xlsx`, `/bao-cao/tom-tat.pdf`: the table of `/bao-cao/` (same filters)
+- `/bao-cao/su-dung`      usage of the online services per procedure (views, starts, submissions, abandons,
+                          dossiers by channel, online-usage ratio; `reports.usage`), a Chart.js bar chart of the
+                          ratio; `/bao-cao/su-dung.csv|.xlsx|.pdf` the same table
 - `/thong-ke`             public: per agency on-time ratio, online usage, satisfaction (this year, this month)
 - `/bao-cao/assets/<name>` Chart.js from node_modules (allow-list, cached a year; the version in the URL)
 """
@@ -27,6 +30,7 @@ from app.common.types import utcnow
 from app.config import ROOT
 from app.extensions import db
 from app.reports import exports, heatmap
+from app.reports import usage as usage_report
 from app.reports.figures import GROUPINGS, Filters, figures, fmt, table
 
 bp = Blueprint("reports", __name__, static_folder="static", static_url_path="/bao-cao/static")
@@ -239,6 +243,108 @@ def heat_json():
         abort(404)
     tasks = heatmap.task_times(proc, scope, f.since, f.until)
     response = jsonify({"procedure": proc.code, "xml": heatmap.version_xml(proc), "tasks": tasks})
+    response.cache_control.no_store = True
+    return response
+
+
+# --------------------------------------------------------------------------- usage of the online services
+
+USAGE_TITLE = "Mức độ sử dụng dịch vụ công trực tuyến"
+#: how the counting works: on the page (list) and under the PDF's table
+USAGE_NOTES = [
+    "Không thu thập thông tin cá nhân: chỉ đếm số lượt theo thủ tục và ngày (giờ Việt Nam); không lưu địa chỉ IP, "
+    "tên hay tài khoản của người xem.",
+    "Lượt xem trang thủ tục và lượt bắt đầu điền tờ khai: mỗi trình duyệt được đếm một lần cho mỗi thủ tục "
+    "mỗi ngày (tải lại trang không làm tăng số).",
+    "Không đếm các chương trình tự động (bot của công cụ tìm kiếm, công cụ thu thập dữ liệu) và các yêu cầu "
+    "tải trước của trình duyệt.",
+    "Hồ sơ nộp trực tuyến được đếm khi hồ sơ đã được lưu; số bỏ dở = lượt bắt đầu − hồ sơ nộp trực tuyến "
+    "(không âm).",
+    "Số lượt được ghi vào cơ sở dữ liệu theo lô, chậm nhất khoảng 60 giây sau khi phát sinh.",
+    "Hồ sơ theo kênh: hồ sơ nộp trong khoảng thời gian đã chọn. Tỷ lệ sử dụng trực tuyến = hồ sơ trực tuyến ÷ "
+    "(hồ sơ trực tuyến + hồ sơ trực tiếp); hồ sơ qua bưu chính không tính vào tỷ lệ; “—” khi chưa có hồ sơ.",
+]
+
+
+def _usage_request() -> dict[str, Any]:
+    """Everything the usage page and its exports read from the query string, and the table."""
+    scope = _scope()
+    period, errors = usage_report.parse_period(request.args, today_vn())
+    unit_id = _int("unit")
+    if unit_id is not None and scope is not None and unit_id not in scope:
+        abort(403)
+    sort, descending = usage_report.parse_sort(request.args.get("sort"))
+    report = usage_report.usage_table(scope, unit_id, period, sort, descending)
+    if unit_id is not None:
+        unit = db.session.get(Unit, unit_id)
+        scope_text = unit.name if unit is not None else "Cơ quan không tồn tại"
+    elif scope is None:
+        scope_text = "Tất cả cơ quan"
+    else:
+        scope_text = ", ".join(u.name for u in db.session.scalars(select(Unit).where(Unit.id.in_(sorted(scope)))))
+    query: dict[str, Any] = ({"period": period.preset} if period.preset
+                             else {"from": fmt_date(period.since), "to": fmt_date(period.until)})
+    if unit_id is not None:
+        query["unit"] = unit_id
+    if (sort, descending) != (usage_report.DEFAULT_SORT, False):
+        query["sort"] = f"-{sort}" if descending else sort
+    return {"scope": scope, "period": period, "errors": errors, "unit_id": unit_id, "report": report,
+            "subtitle": f"Từ ngày {fmt_date(period.since)} đến ngày {fmt_date(period.until)}",
+            "scope_text": scope_text, "query": query,
+            "nav_args": {k: v for k, v in {"since": period.since.isoformat(), "until": period.until.isoformat(),
+                                           "unit": unit_id}.items() if v is not None}}
+
+
+@bp.get("/bao-cao/su-dung")
+@login_required
+def usage_page():
+    u = _usage_request()
+    report = u["report"]
+    base = {k: v for k, v in u["query"].items() if k != "sort"}
+    sort_links = {}
+    for key in usage_report.SORT_KEYS:
+        # the first click sorts numbers from the largest, texts from A; the second click reverses
+        ascending_first = key in ("code", "name")
+        if report["sort"] == key:
+            target = key if report["descending"] else f"-{key}"
+        else:
+            target = key if ascending_first else f"-{key}"
+        sort_links[key] = url_for("reports.usage_page", **base, sort=target)
+    presets = {name: url_for("reports.usage_page", period=name,
+                             **{k: v for k, v in u["query"].items() if k in ("unit", "sort")})
+               for name in usage_report.PERIODS}
+    return render_template("reports/usage.html", title=USAGE_TITLE, report=report, period=u["period"],
+                           errors=u["errors"], unit_id=u["unit_id"], subtitle=u["subtitle"],
+                           scope_text=u["scope_text"], query=u["query"], args=u["nav_args"], fmt=fmt,
+                           choices=_choices(u["scope"]), sort_links=sort_links, presets=presets,
+                           periods=usage_report.PERIODS, notes=USAGE_NOTES,
+                           data=json.dumps(usage_report.chart_data(report), ensure_ascii=False)
+                           .replace("<", "\\u003c"),
+                           chart_url=chart_url("chart.umd.js"))
+
+
+@bp.get("/bao-cao/su-dung.<any(csv, xlsx, pdf):kind>")
+@login_required
+def usage_export(kind: str):
+    u = _usage_request()
+    report, period = u["report"], u["period"]
+    name = f"su-dung-dvctt-{period.since:%Y%m%d}-{period.until:%Y%m%d}.{kind}"
+    if kind == "csv":
+        body, mimetype = exports.to_csv(report), "text/csv; charset=utf-8"
+    elif kind == "xlsx":
+        body = exports.to_xlsx(report, USAGE_TITLE, f"{u['subtitle']} — {u['scope_text']}")
+        mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    else:
+        body = exports.to_pdf(report, USAGE_TITLE, u["subtitle"], u["scope_text"],
+                              current_app.config.get("PAPERS_FONT_DIR"),
+                              summary=["views", "starts", "submits", "abandons", "online", "counter", "postal",
+                                       "online_ratio"],
+                              pdf_columns=[k for k, _h, _kind in usage_report.USAGE_COLUMNS], landscape=True,
+                              notes=["Cách đếm: " + " ".join(USAGE_NOTES)])
+        mimetype = "application/pdf"
+    response = Response(body, mimetype=mimetype)
+    disposition = "inline" if kind == "pdf" else "attachment"
+    response.headers["Content-Disposition"] = f'{disposition}; filename="{name}"'
     response.cache_control.no_store = True
     return response
 
