@@ -91,3 +91,102 @@ def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
         path.mkdir(parents=True, exist_ok=True)
         return path
     return tmp_path_factory.mktemp("screenshots")
+
+
+#: merchant code and check-value secret shared by the live app and the payment gateway simulator
+PAYMENT_MERCHANT, PAYMENT_SECRET = "MOTCUA", "e2e-payment-secret"
+
+
+@pytest.fixture(scope="module")
+def payment_gateway() -> Iterator[object]:
+    """The payment gateway simulator (connectors/simulators/payment.py) as a real process on loopback."""
+    from tests.simulators import start_simulator
+
+    sim = start_simulator("payment", env={"PAYMENT_SIM_MERCHANT": PAYMENT_MERCHANT,
+                                          "PAYMENT_SIM_SECRET": PAYMENT_SECRET})
+    try:
+        yield sim
+    finally:
+        sim.stop()
+
+
+@pytest.fixture(scope="module")
+def live_server_with_partners(tmp_path_factory: pytest.TempPathFactory, payment_gateway) -> Iterator[str]:
+    """Like `live_server`, with fees paid through the payment gateway simulator: the gateway's hosted page sends
+    the citizen back to this server and notifies it server to server; resume links name this server too."""
+    import copy
+
+    from flask_migrate import upgrade
+    from werkzeug.serving import make_server
+
+    from app import create_app
+    from app.extensions import db
+
+    root = tmp_path_factory.mktemp("live-partners")
+    app = create_app({
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{root / 'motcua.sqlite'}",
+        "UPLOAD_DIR": str(root / "uploads"),
+        "SECRET_KEY": "e2e-browser-test-secret",
+        "WTF_CSRF_ENABLED": True,
+        "RATELIMIT_ENABLED": False,
+        "TESTING": False,
+    })
+    with app.app_context():
+        upgrade(revision="heads")
+        result = app.test_cli_runner().invoke(args=["seed", "demo"])
+        assert result.exit_code == 0, result.output
+        db.session.remove()
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)  # bound first: the config needs its port
+    base = f"http://127.0.0.1:{server.server_port}"
+    connectors = copy.deepcopy(app.config["CONNECTORS"])  # never mutate the process-wide default
+    connectors["payment"] = {"url": payment_gateway.url, "merchant_code": PAYMENT_MERCHANT,
+                             "secret": PAYMENT_SECRET, "timeout": 5,
+                             "notify_url": f"{base}/api/v1/callbacks/payment", "return_base": base}
+    app.config["CONNECTORS"] = connectors
+    app.config["PUBLIC_BASE_URL"] = base
+    thread = threading.Thread(target=server.serve_forever, name="motcua-live-server-partners", daemon=True)
+    thread.start()
+    try:
+        yield base
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+        with app.app_context():
+            db.engine.dispose()
+
+
+OFFICIAL_PASSWORD = "MotCua@2026"
+
+
+@pytest.fixture(scope="module")
+def complete_task(browser, live_server_with_partners: str):
+    """A callable: `complete_task(username, dossier_code, task_name, fill)` logs the demo official in (a fresh
+    desktop browser context), opens the dossier's task from the inbox, lets `fill(region)` answer the task's form
+    (the region "Xử lý: <task_name>") and presses "Hoàn thành"; it checks the inbox's confirmation."""
+    from playwright.sync_api import expect
+
+    def run(username: str, code: str, task_name: str, fill) -> None:
+        context = browser.new_context(locale="vi-VN", timezone_id="Asia/Ho_Chi_Minh",
+                                      viewport={"width": 1280, "height": 900})
+        context.set_default_timeout(15_000)
+        try:
+            page = context.new_page()
+            page.goto(live_server_with_partners + "/dang-nhap")
+            page.get_by_label("Tên đăng nhập").fill(username)
+            page.get_by_label("Mật khẩu").fill(OFFICIAL_PASSWORD)
+            page.get_by_role("button", name="Đăng nhập").click()
+            expect(page.get_by_role("heading", level=1, name="Công việc của tôi")).to_be_visible()
+            row = page.get_by_role("row").filter(has=page.get_by_role("link", name=code, exact=True))
+            row.get_by_role("link", name=code, exact=True).click()
+            expect(page.get_by_role("heading", level=1, name=task_name)).to_be_visible()
+            region = page.get_by_role("region", name=f"Xử lý: {task_name}")
+            fill(region)
+            region.get_by_role("button", name="Hoàn thành").click()
+            expect(page.get_by_role("status").filter(has_text="Đã hoàn thành").first).to_contain_text(
+                f"Đã hoàn thành “{task_name}” cho hồ sơ {code}.")
+        finally:
+            context.close()
+
+    return run
