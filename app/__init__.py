@@ -143,8 +143,10 @@ def register_errorhandlers(app: Flask) -> None:
 
 
 def register_template_helpers(app: Flask) -> None:
+    from app.i18n import init_app as init_i18n
     from app.web.helpers import register
 
+    init_i18n(app)
     register(app)
 
 

@@ -33,6 +33,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from app.common.errors import ValidationFailed
+from app.i18n import N_
 from app.schemaforms.vn import format_money
 
 if TYPE_CHECKING:
@@ -50,11 +51,13 @@ CHANNELS: tuple[str, ...] = ("counter", "online", "postal")
 CHANNEL_LABELS = {"counter": "Trực tiếp", "online": "Trực tuyến", "postal": "Qua dịch vụ bưu chính công ích"}
 #: Decree 42/2022: online public service levels
 SERVICE_LEVELS = {
-    "information": "Cung cấp thông tin trực tuyến",
-    "partial": "Dịch vụ công trực tuyến một phần",
-    "full": "Dịch vụ công trực tuyến toàn trình",
+    "information": N_("Cung cấp thông tin trực tuyến"),
+    "partial": N_("Dịch vụ công trực tuyến một phần"),
+    "full": N_("Dịch vụ công trực tuyến toàn trình"),
 }
 TIME_UNITS = {"working_days": "ngày làm việc", "working_hours": "giờ làm việc", "calendar_days": "ngày"}
+#: the same in English, for the public procedure page in English (`describe("en")`); papers stay Vietnamese
+TIME_UNITS_EN = {"working_days": "working days", "working_hours": "working hours", "calendar_days": "days"}
 FEE_KINDS = {"fixed": "Mức cố định", "per_unit": "Theo số lượng (đơn giá)", "tiered": "Theo bậc số lượng"}
 #: what dossiers accept (app.dossiers.files checks the content): extension → label
 FILE_TYPES = {"pdf": "PDF", "jpg": "JPEG", "png": "PNG"}
@@ -106,11 +109,14 @@ class ProcessingTime:
             out["note"] = self.note
         return out
 
-    def describe(self) -> str:
+    def describe(self, lang: str = "vi") -> str:
+        """'15 ngày làm việc' (or in English for the public page; the note is data and stays as written)."""
+        en = lang == "en"
         if self.same_day:
-            text = "Trong ngày làm việc (hồ sơ nhận sau 15 giờ trả trong ngày làm việc tiếp theo)"
+            text = ("Within the working day (dossiers received after 15:00 are returned the next working day)" if en
+                    else "Trong ngày làm việc (hồ sơ nhận sau 15 giờ trả trong ngày làm việc tiếp theo)")
         else:
-            text = f"{number_text(self.value)} {TIME_UNITS.get(self.unit, self.unit)}"
+            text = f"{number_text(self.value)} {(TIME_UNITS_EN if en else TIME_UNITS).get(self.unit, self.unit)}"
         return f"{text}; {self.note}" if self.note else text
 
 
@@ -167,11 +173,14 @@ class Fee:
     def is_free(self) -> bool:
         return self.kind == "fixed" and self.amount == 0
 
-    def describe(self) -> str:
-        """The rule in words: '2.000 đ/trang, tối đa 200.000 đ'."""
+    def describe(self, lang: str = "vi") -> str:
+        """The rule in words: '2.000 đ/trang, tối đa 200.000 đ' (in English only the no-fee case: the rest is built
+        from the record's own unit labels, which are data)."""
         per = f"/{self.quantity_label}" if self.quantity_field else ""
+        if self.kind == "fixed" and self.amount == 0:
+            return "No fee or charge" if lang == "en" else "Không thu phí, lệ phí"
         if self.kind == "fixed":
-            return "Không thu phí, lệ phí" if self.amount == 0 else f"{money(self.amount)}{per}"
+            return f"{money(self.amount)}{per}"
         unit = self.unit_label or "đơn vị"
         if self.kind == "per_unit":
             parts = [f"{money(self.unit_price)}/{unit}"]

@@ -8,15 +8,17 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 
 from app.citizens import services
 from app.citizens.current import current_citizen, login_citizen, logout_citizen
 from app.common.errors import ValidationFailed
 from app.extensions import db, limiter
+from app.i18n import N_
 
 bp = Blueprint("citizens", __name__, url_prefix="/tai-khoan")
 
-LOGIN_FAILED = "Thư điện tử / số điện thoại hoặc mật khẩu không đúng."
+LOGIN_FAILED = N_("Thư điện tử / số điện thoại hoặc mật khẩu không đúng.")
 
 
 @bp.app_context_processor
@@ -59,7 +61,7 @@ def register():
             errors = exc.details or {}
         else:
             login_citizen(citizen)
-            flash("Đã tạo tài khoản. Các hồ sơ bạn nộp khi đã đăng nhập sẽ hiện ở đây.", "success")
+            flash(gettext("Đã tạo tài khoản. Các hồ sơ bạn nộp khi đã đăng nhập sẽ hiện ở đây."), "success")
             return redirect(_safe_next(request.args.get("next")))
     return render_template("citizens/register.html", errors=errors, login=login), 422 if errors else 200
 
@@ -76,14 +78,14 @@ def login():
             db.session.commit()
             login_citizen(citizen)
             return redirect(_safe_next(request.args.get("next")))
-        error = LOGIN_FAILED
+        error = gettext(LOGIN_FAILED)
     return render_template("citizens/login.html", error=error, login=login), 401 if error else 200
 
 
 @bp.post("/dang-xuat")
 def logout():
     logout_citizen()
-    flash("Bạn đã đăng xuất.", "success")
+    flash(gettext("Bạn đã đăng xuất."), "success")
     return redirect(url_for("web.home"))
 
 
@@ -110,8 +112,8 @@ def claim():
         db.session.rollback()
         return render_template("citizens/dossiers.html", citizen=citizen, rows=services.my_dossiers(citizen),
                                errors=exc.details or {}, code=code), 422
-    flash(f"Đã thêm hồ sơ {dossier.code} vào danh sách của bạn." if added
-          else f"Hồ sơ {dossier.code} đã có trong danh sách của bạn.", "success")
+    flash(gettext("Đã thêm hồ sơ %(code)s vào danh sách của bạn.", code=dossier.code) if added
+          else gettext("Hồ sơ %(code)s đã có trong danh sách của bạn.", code=dossier.code), "success")
     return redirect(url_for("citizens.dossiers"))
 
 
@@ -122,5 +124,5 @@ def unclaim(code: str):
     assert citizen is not None
     if services.unclaim(citizen, code):
         db.session.commit()
-        flash(f"Đã bỏ hồ sơ {code} khỏi danh sách của bạn.", "success")
+        flash(gettext("Đã bỏ hồ sơ %(code)s khỏi danh sách của bạn.", code=code), "success")
     return redirect(url_for("citizens.dossiers"))

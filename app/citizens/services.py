@@ -7,6 +7,7 @@ import re
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask_babel import gettext
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
@@ -17,12 +18,13 @@ from app.common.types import utcnow
 from app.dossiers import services as dossiers
 from app.dossiers.models import Dossier
 from app.extensions import db
+from app.i18n import N_
 
 _hasher = PasswordHasher()
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PHONE_RE = re.compile(r"^0[0-9]{9,10}$")
 MIN_PASSWORD, MAX_PASSWORD = 8, 128
-NOT_FOUND = "Không tìm thấy hồ sơ với mã hồ sơ và mã tra cứu đã nhập. Vui lòng kiểm tra lại."
+NOT_FOUND = N_("Không tìm thấy hồ sơ với mã hồ sơ và mã tra cứu đã nhập. Vui lòng kiểm tra lại.")
 
 
 def normalise_login(value: str | None) -> tuple[str, str] | None:
@@ -52,18 +54,18 @@ def sign_up(login: str | None, password: str | None, confirm: str | None) -> Cit
     errors: dict[str, list[str]] = {}
     parsed = normalise_login(login)
     if not (login or "").strip():
-        errors["login"] = ["Vui lòng nhập thư điện tử hoặc số điện thoại."]
+        errors["login"] = [gettext("Vui lòng nhập thư điện tử hoặc số điện thoại.")]
     elif parsed is None:
-        errors["login"] = ["Thư điện tử hoặc số điện thoại chưa đúng (ví dụ: an@example.vn hoặc 0912345678)."]
+        errors["login"] = [gettext("Thư điện tử hoặc số điện thoại chưa đúng (ví dụ: an@example.vn hoặc 0912345678).")]
     elif find(login) is not None:
-        errors["login"] = ["Thư điện tử hoặc số điện thoại này đã có tài khoản. Vui lòng đăng nhập."]
+        errors["login"] = [gettext("Thư điện tử hoặc số điện thoại này đã có tài khoản. Vui lòng đăng nhập.")]
     password = password or ""
     if len(password) < MIN_PASSWORD:
-        errors["password"] = [f"Mật khẩu cần ít nhất {MIN_PASSWORD} ký tự."]
+        errors["password"] = [gettext("Mật khẩu cần ít nhất %(n)s ký tự.", n=MIN_PASSWORD)]
     elif len(password) > MAX_PASSWORD:
-        errors["password"] = [f"Mật khẩu tối đa {MAX_PASSWORD} ký tự."]
+        errors["password"] = [gettext("Mật khẩu tối đa %(n)s ký tự.", n=MAX_PASSWORD)]
     elif password != (confirm or ""):
-        errors["confirm"] = ["Mật khẩu nhập lại không khớp."]
+        errors["confirm"] = [gettext("Mật khẩu nhập lại không khớp.")]
     if errors:
         raise ValidationFailed("Thông tin đăng ký chưa hợp lệ.", "The sign-up details are not valid.", details=errors)
     assert parsed is not None
@@ -75,7 +77,8 @@ def sign_up(login: str | None, password: str | None, confirm: str | None) -> Cit
             db.session.add(citizen)
     except IntegrityError:
         raise ValidationFailed("Thông tin đăng ký chưa hợp lệ.", "The sign-up details are not valid.",
-                               details={"login": ["Thư điện tử hoặc số điện thoại này đã có tài khoản."]}) from None
+                               details={"login": [gettext("Thư điện tử hoặc số điện thoại này đã có tài khoản.")]},
+                               ) from None
     return citizen
 
 
@@ -110,14 +113,15 @@ def claim(citizen: Citizen, code: str | None, secret: str | None) -> tuple[Dossi
     code, secret = (code or "").strip(), (secret or "").strip()
     errors: dict[str, list[str]] = {}
     if not code:
-        errors["code"] = ["Vui lòng nhập mã hồ sơ."]
+        errors["code"] = [gettext("Vui lòng nhập mã hồ sơ.")]
     if not secret:
-        errors["secret"] = ["Vui lòng nhập mã tra cứu."]
+        errors["secret"] = [gettext("Vui lòng nhập mã tra cứu.")]
     if errors:
         raise ValidationFailed("Vui lòng nhập mã hồ sơ và mã tra cứu.", details=errors)
     dossier = db.session.scalar(select(Dossier).where(Dossier.code == code))
     if dossier is None or not dossiers.check_secret(dossier, secret):
-        raise ValidationFailed(NOT_FOUND, "No dossier with that code and secret.", details={"code": [NOT_FOUND]})
+        raise ValidationFailed(NOT_FOUND, "No dossier with that code and secret.",
+                               details={"code": [gettext(NOT_FOUND)]})
     if owns(citizen, dossier):
         return dossier, False
     try:

@@ -12,6 +12,7 @@ from app.auth.models import Unit, User
 from app.catalog.models import Procedure, ProcedureVersion
 from app.common.types import JsonType, UTCDateTime, utcnow
 from app.extensions import db
+from app.i18n import N_
 
 #: National status codes (TrangThaiHoSo) exchanged with the national public-service portal.
 STATUS_LABELS: dict[int, tuple[str, str]] = {
@@ -30,7 +31,7 @@ STATUS_LABELS: dict[int, tuple[str, str]] = {
 FINAL_STATUSES = frozenset({3, 7, 8, 10})
 
 CHANNELS = {"counter": 1, "online": 2, "postal": 3}
-CHANNEL_LABELS = {"counter": "Trực tiếp", "online": "Trực tuyến", "postal": "Qua bưu chính công ích"}
+CHANNEL_LABELS = {"counter": N_("Trực tiếp"), "online": N_("Trực tuyến"), "postal": N_("Qua bưu chính công ích")}
 
 
 def status_label(status: int, lang: str = "vi") -> str:

@@ -30,6 +30,7 @@ from app.dossiers.files import accept_upload
 from app.dossiers.models import Dossier
 from app.drafts.models import Draft
 from app.extensions import db
+from app.i18n import N_
 from app.schemaforms import decode_data_url, encode_data_url, file_fields, validate_data, vn
 from app.schemaforms.schema import is_file, is_file_array, ordered_names, properties_of
 
@@ -42,19 +43,21 @@ _PLACEHOLDER = "data:application/pdf;name=tep.pdf;base64,JVBERi0xLjQK"
 
 #: titles of the automatic steps, by the fields' name prefix
 TOPIC_TITLES = {
-    "child": "Thông tin người được khai sinh", "mother": "Thông tin người mẹ", "father": "Thông tin người cha",
-    "owner": "Thông tin chủ hộ kinh doanh", "business": "Thông tin hộ kinh doanh",
-    "site": "Địa điểm xây dựng", "land": "Thông tin thửa đất", "building": "Quy mô công trình",
-    "designer": "Đơn vị thiết kế", "document": "Giấy tờ cần chứng thực", "applicant": "Người yêu cầu",
-    "company": "Thông tin doanh nghiệp", "vehicle": "Thông tin phương tiện", "spouse": "Thông tin vợ/chồng",
+    "child": N_("Thông tin người được khai sinh"), "mother": N_("Thông tin người mẹ"),
+    "father": N_("Thông tin người cha"),
+    "owner": N_("Thông tin chủ hộ kinh doanh"), "business": N_("Thông tin hộ kinh doanh"),
+    "site": N_("Địa điểm xây dựng"), "land": N_("Thông tin thửa đất"), "building": N_("Quy mô công trình"),
+    "designer": N_("Đơn vị thiết kế"), "document": N_("Giấy tờ cần chứng thực"), "applicant": N_("Người yêu cầu"),
+    "company": N_("Thông tin doanh nghiệp"), "vehicle": N_("Thông tin phương tiện"),
+    "spouse": N_("Thông tin vợ/chồng"),
 }
-FILES_TITLE = "Giấy tờ đính kèm"
+FILES_TITLE = N_("Giấy tờ đính kèm")
 
-SUBMISSION_METHODS = {"online": "Nộp trực tuyến: tải lên bản điện tử các giấy tờ",
-                      "postal": "Nhân viên bưu điện đến nhận hồ sơ giấy tại địa chỉ của tôi (bưu chính công ích)"}
-RETURN_METHODS = {"counter": "Nhận trực tiếp tại bộ phận một cửa",
-                  "postal": "Nhận qua dịch vụ bưu chính công ích tại địa chỉ của tôi",
-                  "electronic": "Nhận bản điện tử (tải về từ trang tra cứu hồ sơ)"}
+SUBMISSION_METHODS = {"online": N_("Nộp trực tuyến: tải lên bản điện tử các giấy tờ"),
+                      "postal": N_("Nhân viên bưu điện đến nhận hồ sơ giấy tại địa chỉ của tôi (bưu chính công ích)")}
+RETURN_METHODS = {"counter": N_("Nhận trực tiếp tại bộ phận một cửa"),
+                  "postal": N_("Nhận qua dịch vụ bưu chính công ích tại địa chỉ của tôi"),
+                  "electronic": N_("Nhận bản điện tử (tải về từ trang tra cứu hồ sơ)")}
 
 
 @dataclass
@@ -191,23 +194,23 @@ def plan(procedure: Procedure, version: ProcedureVersion) -> list[Step]:
                     groups.append((str(item.get("title") or f"Nội dung hồ sơ (phần {i})"), fields))
         rest = [n for n in names if n not in seen]
         if rest:
-            groups.append(("Thông tin khác", rest))
-        steps.append(Step("nguoi-nop", "Thông tin người nộp hồ sơ", "applicant"))
+            groups.append((N_("Thông tin khác"), rest))
+        steps.append(Step("nguoi-nop", N_("Thông tin người nộp hồ sơ"), "applicant"))
         if postal_in or postal_out:
-            steps.append(Step("cach-thuc", "Cách nộp hồ sơ và nhận kết quả", "choices"))
+            steps.append(Step("cach-thuc", N_("Cách nộp hồ sơ và nhận kết quả"), "choices"))
         steps.extend(Step(f"phan-{i}", title, "form", fields) for i, (title, fields) in enumerate(groups, 1))
         return steps
     files = [n for n in names if is_file(props[n], schema) or is_file_array(props[n], schema)]
     others = [n for n in names if n not in files]
     has_objects = any(isinstance(props[n], Mapping) and props[n].get("type") == "object" for n in names)
     if len(names) <= SHORT_FORM and not has_objects:
-        steps.append(Step("thong-tin", "Thông tin người nộp và nội dung hồ sơ", "single", names))
+        steps.append(Step("thong-tin", N_("Thông tin người nộp và nội dung hồ sơ"), "single", names))
         if postal_in or postal_out:
-            steps.append(Step("cach-thuc", "Cách nộp hồ sơ và nhận kết quả", "choices"))
+            steps.append(Step("cach-thuc", N_("Cách nộp hồ sơ và nhận kết quả"), "choices"))
         return steps
-    steps.append(Step("nguoi-nop", "Thông tin người nộp hồ sơ", "applicant"))
+    steps.append(Step("nguoi-nop", N_("Thông tin người nộp hồ sơ"), "applicant"))
     if postal_in or postal_out:
-        steps.append(Step("cach-thuc", "Cách nộp hồ sơ và nhận kết quả", "choices"))
+        steps.append(Step("cach-thuc", N_("Cách nộp hồ sơ và nhận kết quả"), "choices"))
     groups = _auto_groups(others, schema)
     if files:
         groups.append(files)
@@ -332,18 +335,18 @@ def choices_schema(procedure: Procedure) -> dict[str, Any]:
         "type": "object",
         "required": ["submission_method", "return_method"],
         "properties": {
-            "submission_method": {"type": "string", "title": "Cách nộp hồ sơ", "default": "online",
+            "submission_method": {"type": "string", "title": N_("Cách nộp hồ sơ"), "default": "online",
                                   "oneOf": submission},
-            "return_method": {"type": "string", "title": "Cách nhận kết quả", "default": "counter", "oneOf": ret},
-            "postal_province": {"type": "string", "format": "vn-province", "title": "Tỉnh/thành phố",
-                                "description": "Chỉ điền phần địa chỉ khi chọn dịch vụ bưu chính.",
+            "return_method": {"type": "string", "title": N_("Cách nhận kết quả"), "default": "counter", "oneOf": ret},
+            "postal_province": {"type": "string", "format": "vn-province", "title": N_("Tỉnh/thành phố"),
+                                "description": N_("Chỉ điền phần địa chỉ khi chọn dịch vụ bưu chính."),
                                 **({"default": province} if province else {})},
             "postal_ward": {"type": "string", "format": "vn-ward", vn.PROVINCE_LINK: "postal_province",
-                            "title": "Xã/phường/đặc khu",
-                            "description": "Đổi tỉnh/thành phố rồi bấm Tiếp tục để chọn xã/phường của tỉnh đó."},
-            "postal_street": {"type": "string", "title": "Số nhà, đường/phố, thôn/ấp/tổ dân phố",
+                            "title": N_("Xã/phường/đặc khu"),
+                            "description": N_("Đổi tỉnh/thành phố rồi bấm Tiếp tục để chọn xã/phường của tỉnh đó.")},
+            "postal_street": {"type": "string", "title": N_("Số nhà, đường/phố, thôn/ấp/tổ dân phố"),
                               "minLength": 2, "maxLength": 300},
-            "postal_phone": {"type": "string", "format": "vn-phone", "title": "Số điện thoại liên hệ với bưu điện"},
+            "postal_phone": {"type": "string", "format": "vn-phone", "title": N_("Số điện thoại liên hệ với bưu điện")},
         },
         "allOf": [{"if": {"anyOf": postal_when},
                    "then": {"required": ["postal_province", "postal_ward", "postal_street", "postal_phone"]}}],

@@ -12,14 +12,16 @@ from sqlalchemy import select
 from app.common.types import utcnow
 from app.dossiers.models import Dossier
 from app.extensions import db
+from app.i18n import N_
 from app.outbox.models import Shipment
 from app.outbox.services import record_inbound
 
 log = logging.getLogger(__name__)
 
 #: Vietnam Post states (connectors/contracts/vnpost.yaml); 0 is ours: ordered, no waybill yet
-SHIPMENT_LABELS = {0: "Đã gửi yêu cầu tới bưu điện", 1: "Bưu điện đã nhận yêu cầu", 2: "Bưu tá đang thu gom / phát",
-                   3: "Đã giao", 4: "Đã hủy", 5: "Giao không thành công"}
+SHIPMENT_LABELS = {0: N_("Đã gửi yêu cầu tới bưu điện"), 1: N_("Bưu điện đã nhận yêu cầu"),
+                   2: N_("Bưu tá đang thu gom / phát"),
+                   3: N_("Đã giao"), 4: N_("Đã hủy"), 5: N_("Giao không thành công")}
 FINAL_SHIPMENT = {3, 4}
 
 
@@ -96,7 +98,7 @@ def shipment_for_callback(item_code: str | None, order_number: str | None) -> Sh
 def shipments_for(dossier: Dossier) -> list[dict[str, Any]]:
     """The dossier's postal orders for the tracking and dossier pages: service, waybill, state."""
     rows = db.session.scalars(select(Shipment).where(Shipment.dossier_id == dossier.id).order_by(Shipment.id))
-    return [{"service": "Thu gom hồ sơ tại nhà" if r.service == "pickup" else "Chuyển phát kết quả",
+    return [{"service": N_("Thu gom hồ sơ tại nhà") if r.service == "pickup" else N_("Chuyển phát kết quả"),
              "item_code": r.item_code, "status": r.status,
              "label": r.status_message or SHIPMENT_LABELS.get(r.status, ""), "at": r.last_event_at or r.created_at,
              "cod_amount": r.cod_amount} for r in rows]

@@ -11,11 +11,13 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.common.types import JsonType, UTCDateTime, utcnow
 from app.dossiers.models import Dossier
 from app.extensions import db
+from app.i18n import N_
 
 PENDING, PAID, FAILED, CANCELLED, EXPIRED = "pending", "paid", "failed", "cancelled", "expired"
 STATES = (PENDING, PAID, FAILED, CANCELLED, EXPIRED)
-STATE_LABELS = {PENDING: "Đang chờ thanh toán", PAID: "Đã thanh toán", FAILED: "Thanh toán không thành công",
-                CANCELLED: "Đã hủy thanh toán", EXPIRED: "Hết hạn thanh toán"}
+STATE_LABELS = {PENDING: N_("Đang chờ thanh toán"), PAID: N_("Đã thanh toán"),
+                FAILED: N_("Thanh toán không thành công"), CANCELLED: N_("Đã hủy thanh toán"),
+                EXPIRED: N_("Hết hạn thanh toán")}
 
 
 class Payment(db.Model):

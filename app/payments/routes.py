@@ -16,20 +16,23 @@ from typing import Any
 from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request, session, url_for
+from flask_babel import gettext
 from sqlalchemy import select
 
 from app.common.errors import AppError
 from app.dossiers import services as dossiers
 from app.dossiers.models import Dossier
 from app.extensions import db, limiter
+from app.i18n import N_
 from app.payments import receipt
 from app.payments import services as payments
 from app.payments.models import PAID, PENDING
+from app.web.helpers import lang
 
 bp = Blueprint("payments", __name__, url_prefix="/thanh-toan")
 callbacks = Blueprint("payment_callbacks", __name__, url_prefix="/api/v1/callbacks")
 
-NOT_FOUND = "Không tìm thấy hồ sơ với mã hồ sơ và mã tra cứu đã nhập. Vui lòng kiểm tra lại."
+NOT_FOUND = N_("Không tìm thấy hồ sơ với mã hồ sơ và mã tra cứu đã nhập. Vui lòng kiểm tra lại.")
 SESSION_KEY = "payment_secrets"
 
 
@@ -59,7 +62,7 @@ def _secret(code: str) -> str:
 
 
 def _not_found(code: str, secret: str):  # type: ignore[no-untyped-def]
-    return render_template("tracking/form.html", code=code, error=NOT_FOUND if secret else None), \
+    return render_template("tracking/form.html", code=code, error=gettext(NOT_FOUND) if secret else None), \
         (404 if secret else 200)
 
 
@@ -111,7 +114,7 @@ def start(code: str):
         else:
             db.session.rollback()
         return render_template("payments/page.html", dossier=dossier, secret=secret,
-                               info=payments.summary(dossier), error=exc.message), exc.status
+                               info=payments.summary(dossier), error=exc.text(lang())), exc.status
     db.session.commit()
     return redirect(payment.payment_url or url_for("payments.page", code=dossier.code), code=303)
 
@@ -157,7 +160,7 @@ def receipt_pdf(code: str):
     paid = payments.paid_attempt(dossier)
     if paid is None:
         return render_template("payments/page.html", dossier=dossier, secret=secret,
-                               info=payments.summary(dossier), error="Hồ sơ chưa được thanh toán lệ phí."), 404
+                               info=payments.summary(dossier), error=gettext("Hồ sơ chưa được thanh toán lệ phí.")), 404
     pdf = receipt.render(paid)
     name = receipt.file_name(paid)
     ascii_name = "bien-lai-" + dossier.code + ".pdf"

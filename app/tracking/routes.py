@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask.blueprints import BlueprintSetupState
+from flask_babel import gettext
 from sqlalchemy import select
 
 from app.citizens import current_citizen
@@ -15,6 +16,7 @@ from app.common.errors import Conflict, ValidationFailed
 from app.dossiers import services as dossiers
 from app.dossiers.models import Dossier
 from app.extensions import db, limiter
+from app.i18n import N_
 from app.inbox import services as inbox
 from app.tracking import ratings, timeline
 from app.web.forms import attach_errors, schema_form
@@ -31,7 +33,7 @@ def _with_citizens(state: BlueprintSetupState) -> None:
     register(state.app)
 
 
-NOT_FOUND = "Không tìm thấy hồ sơ với mã hồ sơ và mã tra cứu đã nhập. Vui lòng kiểm tra lại."
+NOT_FOUND = N_("Không tìm thấy hồ sơ với mã hồ sơ và mã tra cứu đã nhập. Vui lòng kiểm tra lại.")
 
 
 def _find(code: str, secret: str) -> Dossier | None:
@@ -73,7 +75,7 @@ def render_dossier(dossier: Dossier, secret: str, *, tasks: list | None = None, 
 
 def _task_forms(dossier: Dossier, tasks: list) -> dict:
     return {t.id: schema_form(dossier.version.form(t.form), dossier.version.form(t.ui_form),
-                              prefix=f"cv{t.id}-") for t in tasks}
+                              prefix=f"cv{t.id}-", lang=lang()) for t in tasks}
 
 
 @bp.get("/")
@@ -84,7 +86,7 @@ def form():
     if code and secret:
         if _find(code, secret) is not None:
             return redirect(url_for("tracking.show", code=code, mat_ma=secret))
-        return render_template("tracking/form.html", code=code, error=NOT_FOUND), 404
+        return render_template("tracking/form.html", code=code, error=gettext(NOT_FOUND)), 404
     return render_template("tracking/form.html", code=code, error=None)
 
 
@@ -94,7 +96,7 @@ def show(code: str):
     secret = (request.values.get("mat_ma") or "").strip()
     dossier = _find(code, secret)
     if dossier is None:
-        return render_template("tracking/form.html", code=code, error=NOT_FOUND if secret else None), \
+        return render_template("tracking/form.html", code=code, error=gettext(NOT_FOUND) if secret else None), \
             (404 if secret else 200)
     tasks = inbox.applicant_tasks(dossier)
     forms = _task_forms(dossier, tasks)
@@ -103,13 +105,13 @@ def show(code: str):
         task_id = request.form.get("task_id", type=int)
         task_form = forms.get(task_id) if task_id else None
         if task_form is None:
-            flash("Công việc không còn chờ bạn thực hiện.", "error")
+            flash(gettext("Công việc không còn chờ bạn thực hiện."), "error")
             return redirect(url_for("tracking.show", code=code, mat_ma=secret))
         if task_form.validate_schema(lang=lang()):
             try:
                 inbox.complete_as_applicant(dossier, task_id, task_form.clean_data, lang=lang())
                 db.session.commit()
-                flash("Đã gửi. Hồ sơ của bạn tiếp tục được xử lý.", "success")
+                flash(gettext("Đã gửi. Hồ sơ của bạn tiếp tục được xử lý."), "success")
                 return redirect(url_for("tracking.show", code=code, mat_ma=secret))
             except ValidationFailed as exc:
                 db.session.rollback()
@@ -125,7 +127,7 @@ def rate(code: str):
     secret = (request.form.get("mat_ma") or "").strip()
     dossier = _find(code, secret)
     if dossier is None:
-        return render_template("tracking/form.html", code=code, error=NOT_FOUND), 404
+        return render_template("tracking/form.html", code=code, error=gettext(NOT_FOUND)), 404
     try:
         _rating, created = ratings.rate(dossier, request.form.get("level"), request.form.get("comment", ""),
                                         lang=lang())
@@ -138,6 +140,6 @@ def rate(code: str):
         db.session.rollback()
         flash(exc.text(lang()), "error")
         return redirect(url_for("tracking.show", code=code, mat_ma=secret or None, _anchor="danh-gia"))
-    flash("Cảm ơn bạn đã đánh giá! Ý kiến của bạn giúp cơ quan phục vụ tốt hơn." if created
-          else "Cảm ơn bạn! Đánh giá của bạn đã được cập nhật.", "success")
+    flash(gettext("Cảm ơn bạn đã đánh giá! Ý kiến của bạn giúp cơ quan phục vụ tốt hơn.") if created
+          else gettext("Cảm ơn bạn! Đánh giá của bạn đã được cập nhật."), "success")
     return redirect(url_for("tracking.show", code=code, mat_ma=secret or None, _anchor="danh-gia"))

@@ -12,12 +12,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from app.auth.models import Role, Unit
 from app.common.timefmt import fmt_datetime
 from app.dossiers.models import CHANNEL_LABELS, AuditLog, Dossier, DossierApology, DossierStep
 from app.extensions import db
+from app.i18n import N_, tr
 from app.inbox.models import DONE, Task
 
 #: the kinds of entries, for the template's styling: major ones are status milestones
@@ -119,48 +121,51 @@ def _status_entries(row: AuditLog, dossier: Dossier, ctx: dict[str, Any]) -> lis
     due = ctx["due_after"].get(row.id)
     out: list[Entry] = []
     if old == 5 and new != 5:
-        entry = Entry(at, "Đã nhận giấy tờ bổ sung", icon="received")
+        entry = Entry(at, _("Đã nhận giấy tờ bổ sung"), icon="received")
         if (row.detail or {}).get("due_before") and due is not None:
-            entry.lines.append(f"Thời hạn giải quyết được tính tiếp, hẹn trả kết quả ngày {fmt_datetime(due)}")
+            entry.lines.append(_("Thời hạn giải quyết được tính tiếp, hẹn trả kết quả ngày %(due)s",
+                                 due=fmt_datetime(due)))
         out.append(entry)
     if new in (2, 4) and not ctx["received"]:
         ctx["received"] = True
-        title = "Đã tiếp nhận hồ sơ"
+        title = _("Đã tiếp nhận hồ sơ")
         if due is not None:
-            title += f", hẹn trả kết quả ngày {fmt_datetime(due)}"
+            title += _(", hẹn trả kết quả ngày %(due)s", due=fmt_datetime(due))
         entry = Entry(at, title, icon="received")
         if new == 4:
-            entry.lines.append(f"Đang giải quyết tại {_working_unit(ctx, at, dossier.unit).name}")
+            entry.lines.append(_("Đang giải quyết tại %(unit)s", unit=_working_unit(ctx, at, dossier.unit).name))
         out.append(entry)
     elif new == 2:
-        title = "Đã tiếp nhận lại hồ sơ"
+        title = _("Đã tiếp nhận lại hồ sơ")
         if due is not None:
-            title += f", hẹn trả kết quả ngày {fmt_datetime(due)}"
+            title += _(", hẹn trả kết quả ngày %(due)s", due=fmt_datetime(due))
         out.append(Entry(at, title, icon="received"))
     elif new == 4:
-        out.append(Entry(at, f"Đang giải quyết tại {_working_unit(ctx, at, dossier.unit).name}", icon="working"))
+        out.append(Entry(at, _("Đang giải quyết tại %(unit)s", unit=_working_unit(ctx, at, dossier.unit).name),
+                         icon="working"))
     elif new == 5:
         items = _decision_before(ctx["done"], at, "supplement_items")
-        title = "Cần bổ sung giấy tờ" + (": " + items[0] if len(items) == 1 else "")
+        title = _("Cần bổ sung giấy tờ") + (": " + items[0] if len(items) == 1 else "")
         entry = Entry(at, title, lines=items if len(items) > 1 else [], icon="supplement")
-        entry.lines.append("Thời hạn giải quyết tạm dừng cho đến khi bạn bổ sung.")
+        entry.lines.append(_("Thời hạn giải quyết tạm dừng cho đến khi bạn bổ sung."))
         out.append(entry)
     elif new == 3:
         reasons = _decision_before(ctx["done"], at, "refusal_reason")
-        out.append(Entry(at, "Hồ sơ không được tiếp nhận", lines=[f"Lý do: {r}" for r in reasons], icon="stop"))
+        out.append(Entry(at, _("Hồ sơ không được tiếp nhận"), lines=[_("Lý do: %(reason)s", reason=r) for r in reasons],
+                         icon="stop"))
     elif new in STATUS_TEXTS:
         title, lines, icon = STATUS_TEXTS[new]
-        out.append(Entry(at, title, lines=list(lines), icon=icon))
+        out.append(Entry(at, tr(title) or title, lines=[tr(line) or line for line in lines], icon=icon))
     return out
 
 
 #: the other statuses, worded for the citizen: (headline, detail lines, icon)
 STATUS_TEXTS: dict[int, tuple[str, tuple[str, ...], str]] = {
-    6: ("Cần nộp phí, lệ phí hoặc thực hiện nghĩa vụ tài chính", (), "payment"),
-    7: ("Đã rút hồ sơ theo yêu cầu của người nộp", (), "stop"),
-    8: ("Hồ sơ đã dừng xử lý", (), "stop"),
-    9: ("Đã có kết quả", ("Mời bạn nhận kết quả theo hình thức đã chọn.",), "result"),
-    10: ("Đã trả kết quả", (), "done"),
+    6: (N_("Cần nộp phí, lệ phí hoặc thực hiện nghĩa vụ tài chính"), (), "payment"),
+    7: (N_("Đã rút hồ sơ theo yêu cầu của người nộp"), (), "stop"),
+    8: (N_("Hồ sơ đã dừng xử lý"), (), "stop"),
+    9: (N_("Đã có kết quả"), (N_("Mời bạn nhận kết quả theo hình thức đã chọn."),), "result"),
+    10: (N_("Đã trả kết quả"), (), "done"),
 }
 
 
@@ -168,12 +173,12 @@ def _apology_entry(row: AuditLog, apologies: dict[int, DossierApology]) -> Entry
     detail = row.detail or {}
     apology = apologies.get(detail.get("apology_id") or 0)
     new_due = apology.new_due if apology else _parse(detail.get("new_due") or "")
-    entry = Entry(row.at, f"Xin lỗi, hẹn lại ngày trả kết quả: {fmt_datetime(new_due)}", icon="apology")
+    entry = Entry(row.at, _("Xin lỗi, hẹn lại ngày trả kết quả: %(due)s", due=fmt_datetime(new_due)), icon="apology")
     if apology is not None and apology.old_due is not None:
-        entry.lines.append(f"Ngày hẹn cũ: {fmt_datetime(apology.old_due)}")
+        entry.lines.append(_("Ngày hẹn cũ: %(due)s", due=fmt_datetime(apology.old_due)))
     if apology is not None and apology.reason:
         # the reason is the apology letter's (paper 04, sent to the applicant), not an internal note
-        entry.lines.append(f"Lý do: {apology.reason}")
+        entry.lines.append(_("Lý do: %(reason)s", reason=apology.reason))
     return entry
 
 
@@ -184,9 +189,9 @@ def _postal_entry(row: AuditLog) -> Entry | None:
     label = SHIPMENT_LABELS.get(detail.get("to"))  # type: ignore[arg-type]
     if not label:
         return None
-    service = "Thu gom hồ sơ tại nhà" if detail.get("service") == "pickup" else "Chuyển phát kết quả"
-    title = f"Bưu chính ({service.lower()}): {label.lower()}"
-    lines = [f"Mã vận đơn: {detail['item_code']}"] if detail.get("item_code") else []
+    service = _("Thu gom hồ sơ tại nhà") if detail.get("service") == "pickup" else _("Chuyển phát kết quả")
+    title = _("Bưu chính (%(service)s): %(state)s", service=service.lower(), state=(tr(label) or label).lower())
+    lines = [_("Mã vận đơn: %(code)s", code=detail["item_code"])] if detail.get("item_code") else []
     return Entry(row.at, title, lines=lines, kind=MINOR, icon="postal")
 
 
@@ -197,20 +202,20 @@ def _axis_entry(row: AuditLog, partners: dict[str, str]) -> Entry | None:
     label = STATUS_CODES.get(str(detail.get("status") or ""))
     if not label:
         return None
-    partner = partners.get(str(detail.get("partner") or "")) or "Cơ quan phối hợp"
+    partner = partners.get(str(detail.get("partner") or "")) or _("Cơ quan phối hợp")
     return Entry(row.at, f"{partner}: {label.lower()}", kind=MINOR, icon="working")
 
 
 #: payment states another module may audit (action "payment", detail "status"/"state")
-PAYMENT_TEXTS = {"paid": "Đã thanh toán phí, lệ phí", "success": "Đã thanh toán phí, lệ phí",
-                 "succeeded": "Đã thanh toán phí, lệ phí", "failed": "Thanh toán phí, lệ phí chưa thành công",
-                 "cancelled": "Đã hủy giao dịch thanh toán", "expired": "Giao dịch thanh toán đã hết hạn"}
+PAYMENT_TEXTS = {"paid": N_("Đã thanh toán phí, lệ phí"), "success": N_("Đã thanh toán phí, lệ phí"),
+                 "succeeded": N_("Đã thanh toán phí, lệ phí"), "failed": N_("Thanh toán phí, lệ phí chưa thành công"),
+                 "cancelled": N_("Đã hủy giao dịch thanh toán"), "expired": N_("Giao dịch thanh toán đã hết hạn")}
 
 
 def _payment_entry(row: AuditLog) -> Entry | None:
     detail = row.detail or {}
     text = PAYMENT_TEXTS.get(str(detail.get("status") or detail.get("state") or "").lower())
-    return Entry(row.at, text, kind=MINOR, icon="payment") if text else None
+    return Entry(row.at, tr(text) or text, kind=MINOR, icon="payment") if text else None
 
 
 def build(dossier: Dossier) -> list[Entry]:
@@ -243,7 +248,9 @@ def build(dossier: Dossier) -> list[Entry]:
         entry: Entry | None = None
         if row.action == "submit":
             channel = CHANNEL_LABELS.get(str((row.detail or {}).get("channel") or dossier.channel))
-            entry = Entry(row.at, "Đã nộp hồ sơ", lines=[f"Nộp hồ sơ {channel.lower()}"] if channel else [],
+            entry = Entry(row.at, _("Đã nộp hồ sơ"),
+                          lines=[_("Nộp hồ sơ %(channel)s", channel=(tr(channel) or channel).lower())]
+                          if channel else [],
                           icon="submitted")
         elif row.action == "status":
             status_names.add(row.note or "")  # the BPMN element that set the status
@@ -264,7 +271,7 @@ def build(dossier: Dossier) -> list[Entry]:
         if step.role_code is None and step.name in status_names:
             continue  # a milestone that set a status: its status entry says it better
         unit = units.get(step.unit_id or 0)
-        title = f"Đã xong bước: {step.name}"
+        title = _("Đã xong bước: %(step)s", step=step.name)
         entries.append(Entry(step.finished_at, title, lines=[unit.name] if unit and step.role_code else [],
                              kind=MINOR, icon="step"))
     entries.sort(key=lambda e: e.at)

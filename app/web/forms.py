@@ -7,6 +7,7 @@ from typing import Any
 from flask import request
 from werkzeug.datastructures import CombinedMultiDict
 
+from app.i18n import N_
 from app.schemaforms import build_form
 
 #: the applicant's own details, asked on every submission (same rules as the API's `applicant`)
@@ -14,17 +15,17 @@ APPLICANT_FORM: dict[str, Any] = {
     "type": "object",
     "required": ["name"],
     "properties": {
-        "name": {"type": "string", "title": "Họ và tên người nộp hồ sơ", "minLength": 2, "maxLength": 255},
-        "id_number": {"type": "string", "title": "Số định danh cá nhân (CCCD) hoặc mã số thuế",
-                      "description": "12 chữ số trên thẻ căn cước; tổ chức ghi mã số thuế.",
+        "name": {"type": "string", "title": N_("Họ và tên người nộp hồ sơ"), "minLength": 2, "maxLength": 255},
+        "id_number": {"type": "string", "title": N_("Số định danh cá nhân (CCCD) hoặc mã số thuế"),
+                      "description": N_("12 chữ số trên thẻ căn cước; tổ chức ghi mã số thuế."),
                       "pattern": "^([0-9]{9}|[0-9]{10}|[0-9]{12}|[0-9]{13}|[0-9]{10}-[0-9]{3})$"},
-        "phone": {"type": "string", "title": "Số điện thoại", "description": "Để nhận thông báo về hồ sơ.",
+        "phone": {"type": "string", "title": N_("Số điện thoại"), "description": N_("Để nhận thông báo về hồ sơ."),
                   "pattern": "^(\\+84|0)[0-9]{9,10}$"},
-        "email": {"type": "string", "title": "Thư điện tử", "format": "email", "maxLength": 255},
-        "address": {"type": "string", "title": "Địa chỉ liên hệ", "maxLength": 500},
-        "channel": {"type": "string", "title": "Hình thức nộp hồ sơ", "default": "online", "oneOf": [
-            {"const": "online", "title": "Nộp trực tuyến"},
-            {"const": "postal", "title": "Nộp qua dịch vụ bưu chính công ích"},
+        "email": {"type": "string", "title": N_("Thư điện tử"), "format": "email", "maxLength": 255},
+        "address": {"type": "string", "title": N_("Địa chỉ liên hệ"), "maxLength": 500},
+        "channel": {"type": "string", "title": N_("Hình thức nộp hồ sơ"), "default": "online", "oneOf": [
+            {"const": "online", "title": N_("Nộp trực tuyến")},
+            {"const": "postal", "title": N_("Nộp qua dịch vụ bưu chính công ích")},
         ]},
     },
 }
@@ -46,9 +47,10 @@ def formdata():
 
 
 def schema_form(schema: dict[str, Any] | None, ui: dict[str, Any] | None = None, *, prefix: str = "",
-                data: dict[str, Any] | None = None):
+                data: dict[str, Any] | None = None, lang: str = "vi"):
+    """`lang`: the language of the form's own texts and messages (public pages pass the visitor's)."""
     return build_form(schema or {"type": "object", "properties": {}}, ui, formdata=formdata(), data=data,
-                      prefix=prefix)
+                      prefix=prefix, lang=lang)
 
 
 def attach_errors(form: Any, details: Any, key_prefix: str = "") -> bool:

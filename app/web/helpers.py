@@ -7,6 +7,7 @@ from flask import Flask, request, session
 from app.auth.current import current_user
 from app.common.timefmt import fmt_date, fmt_datetime
 from app.dossiers.models import CHANNEL_LABELS, status_label
+from app.i18n import tr
 from app.schemaforms.vn import format_money
 
 
@@ -30,8 +31,9 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["datetime"] = fmt_datetime
     app.jinja_env.filters["date"] = fmt_date
     app.jinja_env.filters["money"] = money
+    app.jinja_env.filters["tr"] = tr
     app.jinja_env.filters["status_label"] = lambda s: status_label(s, lang())
-    app.jinja_env.filters["channel_label"] = lambda c: CHANNEL_LABELS.get(c, c)
+    app.jinja_env.filters["channel_label"] = lambda c: tr(CHANNEL_LABELS.get(c, c))
 
     def has_endpoint(name: str) -> bool:
         return name in app.view_functions
@@ -41,7 +43,11 @@ def register(app: Flask) -> None:
 
         return _can(current_user())
 
+    def here() -> str:
+        """This page's path and query: where the language switch comes back to."""
+        return request.full_path.rstrip("?") if request.method == "GET" else request.path
+
     @app.context_processor
     def inject() -> dict:
         return {"current_user": current_user(), "lang": lang(), "has_endpoint": has_endpoint,
-                "can_design": can_design}
+                "can_design": can_design, "here": here}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Blueprint, redirect, render_template, request, session, url_for
 
@@ -48,11 +49,24 @@ def procedure(code: str):
                            field_url=url_for("web.home", linh_vuc=proc.field) if proc.field else None)
 
 
+def safe_next(target: str | None) -> str | None:
+    """A path on this site ("/tra-cuu?ma=…"), or None: no scheme, no host, no "//" or backslash tricks."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    if any(ord(ch) < 32 for ch in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
+
+
 @bp.post("/ngon-ngu/<value>")
 def set_language(value: str):
+    """The language switch of every page (a small form, no JavaScript): back to the same page."""
     if value in ("vi", "en"):
         session["lang"] = value
-    return redirect(url_for("web.home"))
+    return redirect(safe_next(request.form.get("next")) or url_for("web.home"))
 
 
 from app.web import submission as _submission  # noqa: E402,F401 — its routes join this blueprint

@@ -19,6 +19,7 @@ import re
 from typing import Any
 
 from flask import abort, current_app, redirect, render_template, request, send_file, session, url_for
+from flask_babel import gettext
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from app.catalog.models import Procedure
@@ -29,6 +30,7 @@ from app.dossiers.models import Dossier
 from app.drafts import services as drafts
 from app.drafts.models import Draft
 from app.extensions import db, limiter
+from app.i18n import tr, translated_schema
 from app.schemaforms import file_fields
 from app.web.forms import PUBLIC_APPLICANT_FORM, attach_errors, schema_form
 from app.web.helpers import lang
@@ -98,25 +100,26 @@ def _next_undone(draft: Draft, steps: list[drafts.Step]) -> drafts.Step | None:
 
 
 def _applicant_form(draft: Draft | None):
-    return schema_form(PUBLIC_APPLICANT_FORM, {}, prefix="nguoinop-", data=(draft.applicant if draft else None))
+    return schema_form(translated_schema(PUBLIC_APPLICANT_FORM), {}, prefix="nguoinop-",
+                       data=(draft.applicant if draft else None), lang=lang())
 
 
 def _data_form(schema: dict, ui: dict, step: drafts.Step, data: dict | None):
     sub, sub_ui = drafts.sub_form(schema, ui, step.fields)
     return schema_form(sub, sub_ui, prefix="hoso-",
-                       data={k: v for k, v in (data or {}).items() if k in step.fields})
+                       data={k: v for k, v in (data or {}).items() if k in step.fields}, lang=lang())
 
 
 def _choices_form(proc: Procedure, draft: Draft | None):
-    return schema_form(drafts.choices_schema(proc), drafts.CHOICES_UI, prefix="cachthuc-",
-                       data=(draft.choices if draft else None))
+    return schema_form(translated_schema(drafts.choices_schema(proc)), drafts.CHOICES_UI, prefix="cachthuc-",
+                       data=(draft.choices if draft else None), lang=lang())
 
 
 def _check_applicant(form: Any) -> tuple[bool, dict]:
     ok = form.validate_schema(lang=lang())
     data = dict(form.clean_data or {})
     if not (data.get("phone") or data.get("email")) and not form.sf_field("phone").errors:
-        form.sf_field("phone").errors.append("Vui lòng nhập số điện thoại hoặc thư điện tử để nhận thông báo.")
+        form.sf_field("phone").errors.append(gettext("Vui lòng nhập số điện thoại hoặc thư điện tử để nhận thông báo."))
         ok = False
     return ok, data
 
@@ -236,13 +239,13 @@ def _sections(proc: Procedure, draft: Draft, steps: list[drafts.Step]) -> list[d
     for step in steps:
         parts = []
         if step.kind in ("applicant", "single"):
-            parts.append((PUBLIC_APPLICANT_FORM, dict(draft.applicant or {}), {}))
+            parts.append((translated_schema(PUBLIC_APPLICANT_FORM), dict(draft.applicant or {}), {}))
         if step.kind == "choices":
             choices = dict(draft.choices or {})
             cs = drafts.choices_schema(proc)
             if drafts.postal_address(choices) is None:
                 cs = {**cs, "properties": {k: v for k, v in cs["properties"].items() if not k.startswith("postal_")}}
-            parts.append((cs, choices, drafts.CHOICES_UI))
+            parts.append((translated_schema(cs), choices, drafts.CHOICES_UI))
         if step.kind in ("form", "single"):
             sub, sub_ui = drafts.sub_form(schema, ui, step.fields)
             parts.append((sub, {k: v for k, v in (draft.data or {}).items() if k in step.fields}, sub_ui))
@@ -330,7 +333,7 @@ def submit_save(code: str):
         elif _PHONE.match(compact):
             contact = compact
         else:
-            error = "Vui lòng nhập địa chỉ thư điện tử (ví dụ ten@example.vn) hoặc số điện thoại di động."
+            error = gettext("Vui lòng nhập địa chỉ thư điện tử (ví dụ ten@example.vn) hoặc số điện thoại di động.")
             status = 422
         if not error:
             sent_by = drafts.send_resume_link(draft, contact, link, proc.name) or "none"
@@ -420,8 +423,8 @@ def submitted_signed(code: str, token: str):
         "public/submitted.html", dossier=dossier, secret=secret,
         receipt_url=url_for("web.submitted_receipt", code=code, token=token),
         tracking_url=url_for("tracking.show", code=dossier.code, mat_ma=secret),
-        submission_label=drafts.SUBMISSION_METHODS.get(dossier.submission_method or ""),
-        return_label=drafts.RETURN_METHODS.get(dossier.return_method or ""),
+        submission_label=tr(drafts.SUBMISSION_METHODS.get(dossier.submission_method or "")),
+        return_label=tr(drafts.RETURN_METHODS.get(dossier.return_method or "")),
         postal_text=", ".join(x for x in (address.get("street"), address.get("ward_name"),
                                           address.get("province_name")) if x),
         vnpost_on=_vnpost_on(),
