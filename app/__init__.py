@@ -121,6 +121,9 @@ def register_blueprints(app: Flask) -> None:
     from app.citizens import register as register_citizens
 
     register_citizens(app)
+    from app.drafts.services import open_drafts_of
+
+    app.jinja_env.globals["citizen_drafts"] = lambda citizen: open_drafts_of(citizen.id)
     from app.reports import init_app as init_reports
 
     init_reports(app)

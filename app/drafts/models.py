@@ -37,6 +37,8 @@ class Draft(db.Model):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     submitted_dossier_id: Mapped[int | None] = mapped_column(ForeignKey("dossiers.id", ondelete="SET NULL"))
+    #: the citizen account it was started from (app/citizens): listed in "Hồ sơ của tôi", resumable when signed in
+    citizen_id: Mapped[int | None] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"), index=True)
 
     procedure: Mapped[Procedure] = relationship()
     submitted_dossier = relationship("Dossier")

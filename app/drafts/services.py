@@ -81,9 +81,12 @@ def create(procedure: Procedure) -> tuple[Draft, str]:
     assert version is not None
     token = secrets.token_urlsafe(24)
     now = utcnow()
+    from app.citizens import current_citizen
+
+    citizen = current_citizen()
     draft = Draft(procedure_id=procedure.id, version_id=version.id, token_hash=hash_token(token), applicant={},
                   data={}, choices={}, steps_done=[], created_at=now, updated_at=now,
-                  expires_at=now + timedelta(days=DRAFT_DAYS))
+                  expires_at=now + timedelta(days=DRAFT_DAYS), citizen_id=citizen.id if citizen else None)
     db.session.add(draft)
     db.session.flush()
     return draft, token
@@ -93,6 +96,22 @@ def find(token: str | None) -> Draft | None:
     if not token or len(token) > 100:
         return None
     return db.session.scalar(select(Draft).where(Draft.token_hash == hash_token(token)))
+
+
+def open_drafts_of(citizen_id: int, procedure_id: int | None = None, now: datetime | None = None) -> list[Draft]:
+    """A signed-in citizen's drafts still open (not submitted, not expired), the latest first."""
+    query = select(Draft).where(Draft.citizen_id == citizen_id, Draft.submitted_at.is_(None),
+                                Draft.expires_at > (now or utcnow()))
+    if procedure_id is not None:
+        query = query.where(Draft.procedure_id == procedure_id)
+    return list(db.session.scalars(query.order_by(Draft.updated_at.desc(), Draft.id.desc())))
+
+
+def reissue_token(draft: Draft) -> str:
+    """A new resume token for a draft its owner continues from their account (the old link stops working)."""
+    token = secrets.token_urlsafe(24)
+    draft.token_hash = hash_token(token)
+    return token
 
 
 def is_expired(draft: Draft, now: datetime | None = None) -> bool:

@@ -24,6 +24,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 
 from app.catalog.models import Procedure
 from app.catalog.services import get_procedure
+from app.citizens import current_citizen
 from app.common.errors import Conflict, NotFound, ValidationFailed
 from app.dossiers import services as dossiers
 from app.dossiers.models import Dossier
@@ -74,8 +75,23 @@ def _session_draft(proc: Procedure) -> tuple[Draft | None, str | None]:
     token = _tokens().get(proc.code)
     draft = drafts.find(token)
     if draft is None or draft.procedure_id != proc.id or draft.submitted_at is not None or drafts.is_expired(draft):
-        return None, None
+        return _account_draft(proc)
     return draft, token
+
+
+def _account_draft(proc: Procedure) -> tuple[Draft | None, str | None]:
+    """A signed-in citizen continues their latest open draft of the procedure, on any browser: it gets a new
+    resume token (the link sent earlier stops working, the draft stays the same)."""
+    citizen = current_citizen()
+    if citizen is None:
+        return None, None
+    owned = drafts.open_drafts_of(citizen.id, proc.id)
+    if not owned:
+        return None, None
+    token = drafts.reissue_token(owned[0])
+    db.session.commit()
+    _remember(proc.code, token)
+    return owned[0], token
 
 
 def _procedure(code: str) -> Procedure:

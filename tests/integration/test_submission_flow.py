@@ -434,3 +434,37 @@ def test_the_choice_page_stays_light(client):
     post(client, base, APPLICANT)
     page = client.get(base + "/cach-thuc").get_data(as_text=True)
     assert len(page.encode()) < 200_000  # wards of the agency's province only, until another one is chosen
+
+
+def test_a_signed_in_citizen_finds_the_draft_in_their_account_on_another_browser(app, client):
+    password = "MatKhau@2026"
+    first = app.test_client()
+    r = first.post("/tai-khoan/dang-ky", data={"login": "soan.do@example.vn", "password": password,
+                                               "confirm": password})
+    assert r.status_code == 302
+    base = f"/thu-tuc/{BIRTH}/nop-ho-so"
+    assert path(post(first, base, APPLICANT)) == base + "/cach-thuc"
+    assert path(post(first, base + "/cach-thuc", ONLINE)) == base + "/phan-1"
+
+    other = app.test_client()  # another browser, the same account
+    r = other.post("/tai-khoan/dang-nhap", data={"login": "soan.do@example.vn", "password": password})
+    assert r.status_code == 302
+    mine = other.get("/tai-khoan/ho-so").get_data(as_text=True)
+    assert "Hồ sơ đang soạn" in mine and f'href="{base}"' in mine
+    resumed = other.get(base).get_data(as_text=True)
+    assert APPLICANT["nguoinop-name"] in resumed  # the answers given on the first browser
+    assert path(post(other, base + "/phan-1", CHILD)) == base + "/phan-2"
+
+    stranger = app.test_client()
+    stranger.post("/tai-khoan/dang-ky", data={"login": "nguoi.khac@example.vn", "password": password,
+                                              "confirm": password})
+    assert f'href="{base}"' not in stranger.get("/tai-khoan/ho-so").get_data(as_text=True)
+    assert APPLICANT["nguoinop-name"] not in stranger.get(base).get_data(as_text=True)
+
+    for url, data in ((base + "/phan-2", MOTHER), (base + "/phan-3", FATHER)):
+        post(other, url, data)
+    r = post(other, base + "/phan-4", {}, {"hoso-birth_certificate_file": (io.BytesIO(TINY_PDF), "giay sinh.pdf")})
+    assert path(r) == base + "/kiem-tra"
+    code, _secret, _ = submit_from_check(other, base)
+    page = other.get("/tai-khoan/ho-so").get_data(as_text=True)
+    assert code in page and f'href="{base}"' not in page  # submitted: no longer a draft, now a dossier
