@@ -12,6 +12,7 @@ import os
 import shutil
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -29,16 +30,14 @@ def _chromium() -> str | None:
     return None
 
 
-@pytest.fixture(scope="module")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Base URL (``http://127.0.0.1:PORT``) of a freshly migrated and seeded app."""
+def build_live_app(root: Path, *, library: bool = False, **config: object):
+    """A migrated, seeded app on a fresh SQLite file under `root`, with real CSRF (`library`: the test procedure
+    9.999001 deployed too). Used by every browser test's server."""
     from flask_migrate import upgrade
-    from werkzeug.serving import make_server
 
     from app import create_app
     from app.extensions import db
 
-    root = tmp_path_factory.mktemp("live")
     app = create_app({
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{root / 'motcua.sqlite'}",
         "UPLOAD_DIR": str(root / "uploads"),
@@ -46,12 +45,28 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "WTF_CSRF_ENABLED": True,
         "RATELIMIT_ENABLED": False,
         "TESTING": False,
+        **config,
     })
     with app.app_context():
         upgrade(revision="heads")
-        result = app.test_cli_runner().invoke(args=["seed", "demo"])
+        runner = app.test_cli_runner()
+        result = runner.invoke(args=["seed", "demo"])
         assert result.exit_code == 0, result.output
+        if library:
+            fixtures = Path(__file__).resolve().parents[1] / "fixtures"
+            result = runner.invoke(args=["workflows", "deploy", str(fixtures / "cap_the_thu_vien.bpmn"),
+                                         "--forms", str(fixtures / "forms"), "--unit", "000.00.00.H41"])
+            assert result.exit_code == 0, result.output
         db.session.remove()
+    return app
+
+
+@contextmanager
+def serving(app) -> Iterator[str]:
+    """Serve `app` on a free loopback port in a daemon thread; yields its base URL."""
+    from werkzeug.serving import make_server
+
+    from app.extensions import db
 
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="motcua-live-server", daemon=True)
@@ -64,6 +79,13 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server.server_close()
         with app.app_context():
             db.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Base URL (``http://127.0.0.1:PORT``) of a freshly migrated and seeded app."""
+    with serving(build_live_app(tmp_path_factory.mktemp("live"))) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")
@@ -116,45 +138,15 @@ def live_server_with_partners(tmp_path_factory: pytest.TempPathFactory, payment_
     the citizen back to this server and notifies it server to server; resume links name this server too."""
     import copy
 
-    from flask_migrate import upgrade
-    from werkzeug.serving import make_server
-
-    from app import create_app
-    from app.extensions import db
-
-    root = tmp_path_factory.mktemp("live-partners")
-    app = create_app({
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{root / 'motcua.sqlite'}",
-        "UPLOAD_DIR": str(root / "uploads"),
-        "SECRET_KEY": "e2e-browser-test-secret",
-        "WTF_CSRF_ENABLED": True,
-        "RATELIMIT_ENABLED": False,
-        "TESTING": False,
-    })
-    with app.app_context():
-        upgrade(revision="heads")
-        result = app.test_cli_runner().invoke(args=["seed", "demo"])
-        assert result.exit_code == 0, result.output
-        db.session.remove()
-
-    server = make_server("127.0.0.1", 0, app, threaded=True)  # bound first: the config needs its port
-    base = f"http://127.0.0.1:{server.server_port}"
-    connectors = copy.deepcopy(app.config["CONNECTORS"])  # never mutate the process-wide default
-    connectors["payment"] = {"url": payment_gateway.url, "merchant_code": PAYMENT_MERCHANT,
-                             "secret": PAYMENT_SECRET, "timeout": 5,
-                             "notify_url": f"{base}/api/v1/callbacks/payment", "return_base": base}
-    app.config["CONNECTORS"] = connectors
-    app.config["PUBLIC_BASE_URL"] = base
-    thread = threading.Thread(target=server.serve_forever, name="motcua-live-server-partners", daemon=True)
-    thread.start()
-    try:
+    app = build_live_app(tmp_path_factory.mktemp("live-partners"))
+    with serving(app) as base:  # the config needs the port: set before the first request
+        connectors = copy.deepcopy(app.config["CONNECTORS"])  # never mutate the process-wide default
+        connectors["payment"] = {"url": payment_gateway.url, "merchant_code": PAYMENT_MERCHANT,
+                                 "secret": PAYMENT_SECRET, "timeout": 5,
+                                 "notify_url": f"{base}/api/v1/callbacks/payment", "return_base": base}
+        app.config["CONNECTORS"] = connectors
+        app.config["PUBLIC_BASE_URL"] = base
         yield base
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
-        with app.app_context():
-            db.engine.dispose()
 
 
 OFFICIAL_PASSWORD = "MotCua@2026"

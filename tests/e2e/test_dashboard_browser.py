@@ -3,16 +3,15 @@ colours the BPMN diagram, without console errors; the tables stay on the page.""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from tests.e2e.conftest import build_live_app, serving
+
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "MotCua@2026"
 TIMEOUT_MS = 15_000
 
@@ -20,32 +19,14 @@ TIMEOUT_MS = 15_000
 @pytest.fixture(scope="module")
 def reports_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A live app with the reports wired, the test procedure deployed, three dossiers (one accepted), facts fresh."""
-    from flask_migrate import upgrade
-    from werkzeug.serving import make_server
-
-    from app import create_app
     from app.extensions import db
     from app.reports import init_app, refresh_all
 
-    root = tmp_path_factory.mktemp("reports-live")
-    app = create_app({
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{root / 'motcua.sqlite'}",
-        "UPLOAD_DIR": str(root / "uploads"),
-        "SECRET_KEY": "e2e-reports-test-secret",
-        "WTF_CSRF_ENABLED": True,
-        "RATELIMIT_ENABLED": False,
-        "TESTING": False,
-    })
+    app = build_live_app(tmp_path_factory.mktemp("reports-live"), library=True)
     if "reports" not in app.blueprints:
         init_app(app)
     with app.app_context():
-        upgrade(revision="heads")
         runner = app.test_cli_runner()
-        assert runner.invoke(args=["seed", "demo"]).exit_code == 0
-        fixtures = ROOT / "tests" / "fixtures"
-        result = runner.invoke(args=["workflows", "deploy", str(fixtures / "cap_the_thu_vien.bpmn"),
-                                     "--forms", str(fixtures / "forms"), "--unit", "000.00.00.H41"])
-        assert result.exit_code == 0, result.output
         token = runner.invoke(args=["users", "token", "tiepnhan.tinh"]).output.strip().splitlines()[-1]
         client = app.test_client()
         codes = []
@@ -64,17 +45,8 @@ def reports_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         assert r.status_code == 200, r.get_json()
         assert refresh_all() == 3
         db.session.remove()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="motcua-reports-live", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
-        with app.app_context():
-            db.engine.dispose()
+    with serving(app) as base:
+        yield base
 
 
 def log_in(page: Page, base: str, username: str) -> None:

@@ -7,16 +7,15 @@ and also deploys the test procedure 9.999001 and submits a few dossiers through 
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, expect
 
+from tests.e2e.conftest import build_live_app, serving
+
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parent.parent.parent
 PASSWORD = "MotCua@2026"
 TIMEOUT_MS = 15_000
 NAMES = ["Nguyễn Văn An", "Trần Thị Bình", "Lê Hoàng Cường"]
@@ -25,30 +24,11 @@ NAMES = ["Nguyễn Văn An", "Trần Thị Bình", "Lê Hoàng Cường"]
 @pytest.fixture(scope="module")
 def inbox_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
     """Base URL of a live app with the test procedure deployed, and the dossier code per applicant name."""
-    from flask_migrate import upgrade
-    from werkzeug.serving import make_server
-
-    from app import create_app
     from app.extensions import db
 
-    root = tmp_path_factory.mktemp("inbox-live")
-    app = create_app({
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{root / 'motcua.sqlite'}",
-        "UPLOAD_DIR": str(root / "uploads"),
-        "SECRET_KEY": "e2e-inbox-test-secret",
-        "WTF_CSRF_ENABLED": True,
-        "RATELIMIT_ENABLED": False,
-        "TESTING": False,
-    })
+    app = build_live_app(tmp_path_factory.mktemp("inbox-live"), library=True)
     codes: dict[str, str] = {}
     with app.app_context():
-        upgrade(revision="heads")
-        runner = app.test_cli_runner()
-        assert runner.invoke(args=["seed", "demo"]).exit_code == 0
-        fixtures = ROOT / "tests" / "fixtures"
-        result = runner.invoke(args=["workflows", "deploy", str(fixtures / "cap_the_thu_vien.bpmn"),
-                                     "--forms", str(fixtures / "forms"), "--unit", "000.00.00.H41"])
-        assert result.exit_code == 0, result.output
         client = app.test_client()
         for i, name in enumerate(NAMES):
             r = client.post("/api/v1/dossiers", json={
@@ -59,17 +39,8 @@ def inbox_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str
             assert r.status_code == 201, r.get_json()
             codes[name] = r.get_json()["code"]
         db.session.remove()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="motcua-inbox-live", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", codes
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
-        with app.app_context():
-            db.engine.dispose()
+    with serving(app) as base:
+        yield base, codes
 
 
 def test_filter_search_without_diacritics_and_claim(browser: Browser, inbox_server) -> None:
