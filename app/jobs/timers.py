@@ -12,6 +12,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm.exc import StaleDataError
 
 from app import engine
+from app.common.claims import claim_rows
 from app.common.types import utcnow
 from app.extensions import db
 from app.jobs.models import CANCELLED, FIRED, PENDING, SchedulerHeartbeat, Timer
@@ -65,26 +66,9 @@ def _claimable(now: datetime):
 
 def claim_due(now: datetime, worker: str, limit: int = 50) -> list[int]:
     """Claim up to `limit` due timers for `worker`; each claim is atomic (no timer is claimed twice)."""
-    query = select(Timer.id).where(_claimable(now)).order_by(Timer.due_at, Timer.id).limit(limit)
-    postgres = db.session.get_bind().dialect.name == "postgresql"
-    if postgres:
-        query = query.with_for_update(skip_locked=True)
-    ids = list(db.session.scalars(query))
-    if not postgres:
-        db.session.rollback()  # end the read; each claim below is its own short write
-    claimed = []
-    for timer_id in ids:
-        result = db.session.execute(
-            update(Timer).where(Timer.id == timer_id, _claimable(now))
-            .values(locked_until=now + timedelta(seconds=CLAIM_SECONDS), claimed_by=worker,
-                    attempts=Timer.attempts + 1)
-            .execution_options(synchronize_session=False))
-        if result.rowcount == 1:
-            claimed.append(timer_id)
-        if not postgres:
-            db.session.commit()
-    db.session.commit()
-    return claimed
+    return claim_rows(Timer, _claimable(now), (Timer.due_at, Timer.id), limit,
+                      {"locked_until": now + timedelta(seconds=CLAIM_SECONDS), "claimed_by": worker,
+                       "attempts": Timer.attempts + 1})
 
 
 # --------------------------------------------------------------------------- firing

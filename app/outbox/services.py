@@ -14,11 +14,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, case, exists, func, or_, select, update
+from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
 import connectors
+from app.common.claims import claim_rows
 from app.common.types import utcnow
 from app.extensions import db
 from app.outbox.models import DEAD, DONE, PENDING, SENDING, InboundEvent, OutboxMessage
@@ -93,27 +94,9 @@ def claim(worker: str, limit: int = 20, now: datetime | None = None) -> list[int
     """Claim up to `limit` due messages. PostgreSQL: FOR UPDATE SKIP LOCKED, so workers never collide;
     SQLite: one conditional UPDATE per row (the write lock serialises them)."""
     now = now or utcnow()
-    query = select(OutboxMessage.id).where(_claimable(now)).order_by(OutboxMessage.next_attempt_at,
-                                                                     OutboxMessage.id).limit(limit)
-    postgres = db.session.get_bind().dialect.name == "postgresql"
-    if postgres:
-        query = query.with_for_update(skip_locked=True, of=OutboxMessage)
-    ids = list(db.session.scalars(query))
-    if not postgres:
-        db.session.rollback()
-    claimed = []
-    until = now + timedelta(seconds=CLAIM_SECONDS)
-    for msg_id in ids:
-        result = db.session.execute(
-            update(OutboxMessage).where(OutboxMessage.id == msg_id, _claimable(now))
-            .values(state=SENDING, claimed_by=worker, claimed_until=until, updated_at=now)
-            .execution_options(synchronize_session=False))
-        if result.rowcount == 1:
-            claimed.append(msg_id)
-        if not postgres:
-            db.session.commit()
-    db.session.commit()
-    return claimed
+    return claim_rows(OutboxMessage, _claimable(now), (OutboxMessage.next_attempt_at, OutboxMessage.id), limit,
+                      {"state": SENDING, "claimed_by": worker, "claimed_until": now + timedelta(seconds=CLAIM_SECONDS),
+                       "updated_at": now})
 
 
 # --------------------------------------------------------------------------- delivering
