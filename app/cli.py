@@ -232,7 +232,8 @@ def jobs_run(interval: float | None) -> None:
     from app.jobs import scheduler
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # not a line per poll
+    for noisy in ("apscheduler", "httpx"):  # not a line per poll
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     click.echo("Bộ lập lịch đang chạy (Ctrl+C để dừng).")
     scheduler.run(current_app._get_current_object(), interval=interval)  # type: ignore[attr-defined]
 
