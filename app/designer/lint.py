@@ -1227,9 +1227,14 @@ class _Linter:
                     thrown[kind].add(ref)
                 else:
                     caught.append((node, kind, ref))
+        from app.outbox.handlers import PARTNER_MESSAGES
+
+        partner = {name for name, _label in PARTNER_MESSAGES}
         for node, kind, ref in caught:
             if node.tag == "startEvent" and node.box.kind in ("main", "called"):
                 continue  # already refused as a start event type
+            if kind == "message" and self.messages.get(ref) in partner:
+                continue  # a connector delivers it (Vietnam Post, the document axis)
             if ref not in thrown[kind]:
                 label = self.messages.get(ref) if kind == "message" else self.signals.get(ref)
                 what = "thông điệp" if kind == "message" else "tín hiệu"
@@ -1380,8 +1385,15 @@ class _Linter:
                     if (var.text or "").strip():
                         names.add(var.text.strip())
             for kind, definition in node.defs:
-                if kind == "message" and definition.get(f"{_S}messageVariable"):
+                if kind != "message":
+                    continue
+                if definition.get(f"{_S}messageVariable"):
                     names.add(definition.get(f"{_S}messageVariable"))
+                # the engine reads <spiffworkflow:messageVariable> inside the event definition's extensions
+                for var in definition.iter(f"{_S}messageVariable"):
+                    if (var.text or "").strip():
+                        names.add(var.text.strip())
+                        certain.add(var.text.strip())
             if names:
                 may[node.id] = names
                 sure[node.id] = certain

@@ -30,6 +30,7 @@ from app.config import ROOT
 from app.designer import services as designer
 from app.dossiers import services as dossiers
 from app.dossiers.models import STATUS_LABELS, Dossier
+from app.outbox.handlers import PARTNER_MESSAGES
 
 bp = Blueprint("modeler", __name__)
 
@@ -96,15 +97,6 @@ OPERATION_PARAMETERS: dict[str, list[tuple[str, str, str]]] = {
                            ("reply", "bool", "True khi trả kết quả cho cơ quan đã gửi"),
                            ("outcome", "str", "kết quả khi trả lời")],
 }
-#: the messages the app delivers to a waiting receive task or message catch event (app/outbox/inbound.py,
-#: app/outbox/interagency.py)
-PARTNER_MESSAGES = [
-    ("vnpost.pickup.delivered", "Bưu điện đã thu gom hồ sơ"),
-    ("vnpost.pickup.failed", "Bưu điện thu gom hồ sơ không thành công"),
-    ("vnpost.delivery.delivered", "Bưu điện đã phát kết quả"),
-    ("vnpost.delivery.failed", "Bưu điện phát kết quả không thành công"),
-    ("axis.result", "Kết quả hồ sơ liên thông từ cơ quan khác"),
-]
 #: parameter types of spiffworkflow:parameter offered in the panel
 PARAMETER_TYPES = [("str", "Chuỗi (str)"), ("int", "Số nguyên (int)"), ("bool", "Đúng / sai (bool)")]
 

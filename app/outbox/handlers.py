@@ -19,6 +19,16 @@ from app.extensions import db
 from app.outbox.models import OutboxMessage, Shipment
 from app.outbox.services import enqueue
 
+#: the messages the app delivers to a waiting receive task or message catch event (inbound.py, interagency.py);
+#: the modeler offers them and the linter knows a connector sends them
+PARTNER_MESSAGES = [
+    ("vnpost.pickup.delivered", "Bưu điện đã thu gom hồ sơ"),
+    ("vnpost.pickup.failed", "Bưu điện thu gom hồ sơ không thành công"),
+    ("vnpost.delivery.delivered", "Bưu điện đã phát kết quả"),
+    ("vnpost.delivery.failed", "Bưu điện phát kết quả không thành công"),
+    ("axis.result", "Kết quả hồ sơ liên thông từ cơ quan khác"),
+]
+
 Builder = Callable[[Any, dict[str, Any], dict[str, Any]], dict[str, Any]]
 BUILDERS: dict[tuple[str, str], Builder] = {}
 ON_DONE: dict[str, Callable[[OutboxMessage], None]] = {}
