@@ -88,7 +88,17 @@ def spec() -> dict[str, Any]:
                                             "status_label": {"type": "string"},
                                             "due_at": {"type": ["string", "null"], "format": "date-time"},
                                             "steps": {"type": "array", "items": _ref("Step")},
-                                            "tasks": {"type": "array", "items": {"type": "object"}}}},
+                                            "tasks": {"type": "array", "items": {"type": "object"}},
+                                            "timeline": {"type": "array", "items": {"type": "object", "properties": {
+                                                "at": {"type": "string", "format": "date-time"},
+                                                "title": {"type": "string"},
+                                                "lines": {"type": "array", "items": {"type": "string"}}}}},
+                                            "postal": {"type": "array", "items": {"type": "object"}},
+                                            "payment": {"type": "object", "properties": {
+                                                "fee": {"type": "integer"}, "paid": {"type": "boolean"},
+                                                "paid_at": {"type": ["string", "null"], "format": "date-time"},
+                                                "can_pay": {"type": "boolean"}}},
+                                            "rating": {"type": ["object", "null"]}}},
                 "Completion": {"type": "object", "properties": {"data": {"type": "object"}}},
                 "Rating": {"type": "object", "required": ["level", "level_label", "created_at"], "properties": {
                     "level": {"type": "string"}, "level_label": {"type": "string"}, "comment": {"type": "string"},

@@ -149,7 +149,29 @@ def _tracking_json(d: Dossier) -> dict[str, Any]:
         "tasks": [{"id": t.id, "name": t.name, "form": d.version.form(t.form), "created_at": iso(t.created_at),
                    "documentation": t.documentation} for t in inbox.applicant_tasks(d)],
     })
+    out.update(_tracking_extras(d))
     return out
+
+
+def _tracking_extras(d: Dossier) -> dict[str, Any]:
+    """What the tracking page shows besides the basics: the plain-language timeline, postal orders, the fee and
+    its payment, and the rating (same data as /tra-cuu/<code>; no officials' names, no notes)."""
+    from app.outbox.inbound import shipments_for
+    from app.payments.services import summary as payment_summary
+    from app.tracking import timeline
+    from app.tracking.models import Rating
+
+    pay = payment_summary(d)
+    rating = db.session.scalar(select(Rating).where(Rating.dossier_id == d.id))
+    return {
+        "timeline": [{"at": iso(e.at), "title": e.title, "lines": list(e.lines)} for e in timeline.build(d)],
+        "postal": [{"service": s["service"], "item_code": s["item_code"], "status": s["status"],
+                    "label": s["label"], "at": iso(s["at"])} for s in shipments_for(d)],
+        "payment": {"fee": pay["fee"], "paid": pay["paid"] is not None,
+                    "paid_at": iso(pay["paid"].paid_at) if pay["paid"] is not None else None,
+                    "can_pay": pay["can_pay"]},
+        "rating": {"level": rating.level, "comment": rating.comment} if rating is not None else None,
+    }
 
 
 @bp.post("/tracking/<code>/tasks/<int:task_id>/complete")

@@ -216,6 +216,13 @@ def test_full_path_with_statuses_history_and_tracking(app, client, auth):
     assert "Kiểm tra, tiếp nhận hồ sơ" in names and "Hồ sơ được tiếp nhận" in names and "Xử lý, cấp thẻ" in names
     assert all(s["finished_at"] for s in t["steps"])
     assert "applicant" not in t  # no personal data on the public tracking answer
+    titles = [e["title"] for e in t["timeline"]]  # the same plain-language timeline as the tracking page
+    assert titles[0].startswith("Đã nộp hồ sơ") and any(x.startswith("Đã trả kết quả") for x in titles)
+    assert t["payment"] == {"fee": 0, "paid": False, "paid_at": None, "can_pay": False}
+    assert t["postal"] == [] and t["rating"] is None
+    r = client.post(f"/api/v1/tracking/{code}/rating", json={"secret": secret, "level": "satisfied"})
+    assert r.status_code == 201
+    assert client.get(f"/api/v1/tracking/{code}?secret={secret}").get_json()["rating"]["level"] == "satisfied"
 
 
 def test_refusal_ends_with_status_3(client, auth):
