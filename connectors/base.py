@@ -16,6 +16,7 @@ import atexit
 import json
 import os
 import threading
+from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 import httpx
@@ -43,7 +44,7 @@ class PermanentError(ConnectorError):
     transient = False
 
 
-class Connector:
+class Connector(ABC):
     """Base class: subclasses set `name` and `operations` and implement `send`."""
 
     name: ClassVar[str] = ""
@@ -52,8 +53,9 @@ class Connector:
     def __init__(self, settings: dict[str, Any] | None = None) -> None:
         self.settings = dict(settings or {})
 
+    @abstractmethod
     def send(self, operation: str, payload: dict[str, Any], key: str) -> dict[str, Any]:
-        raise NotImplementedError
+        """Perform `operation` once; return the partner's answer, or raise Transient/PermanentError."""
 
     def check_operation(self, operation: str) -> None:
         if operation not in self.operations:

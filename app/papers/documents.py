@@ -14,6 +14,7 @@ from app.common.errors import AppError
 from app.common.timefmt import fmt_date, fmt_datetime, to_local
 from app.common.types import utcnow
 from app.dossiers import services as dossiers
+from app.dossiers.decisions import as_lines, field_lines
 from app.dossiers.models import Dossier, DossierStep, status_label
 from app.extensions import db
 from app.papers.layout import A4_MM, Paper, font_dir
@@ -140,40 +141,19 @@ def _reception_official(dossier: Dossier) -> str:
     return ""
 
 
-def _as_lines(value: Any) -> list[str]:
-    """A list of strings from text (one per line), a list of strings, or a list of {name/label, note}."""
-    if value is None or value == "":
-        return []
-    if isinstance(value, str):
-        return [line.strip(" -•\t") for line in value.splitlines() if line.strip(" -•\t")]
-    if isinstance(value, dict):
-        value = [value]
-    lines: list[str] = []
-    for item in value:
-        if isinstance(item, dict):
-            name = str(item.get("name") or item.get("label") or item.get("title") or "").strip()
-            note = str(item.get("note") or item.get("reason") or "").strip()
-            text = f"{name}: {note}" if name and note else name or note
-        else:
-            text = str(item).strip()
-        if text:
-            lines.append(text)
-    return lines
-
-
-def _decision_value(dossier: Dossier, suffix: str) -> Any:
+def _decision_value(dossier: Dossier, suffix: str) -> list[str] | None:
     """What the latest completed task (any role: the desk, or a specialist later) entered in a field named
-    ``suffix`` or ``<prefix>_<suffix>`` (``supplement_items``, ``appraisal_supplement_items``…); None if none."""
+    ``suffix`` or ``<prefix>_<suffix>`` (``supplement_items``, ``appraisal_supplement_items``…), as lines; None if
+    none."""
     from app.inbox.models import DONE, Task
 
     rows = db.session.scalars(
         select(Task).where(Task.dossier_id == dossier.id, Task.state == DONE, Task.data.is_not(None))
         .order_by(Task.completed_at.desc(), Task.id.desc()))
     for task in rows:
-        data = task.data or {}
-        for key in sorted(data, key=lambda k: k != suffix):  # the plain name first
-            if (key == suffix or key.endswith("_" + suffix)) and _as_lines(data[key]):
-                return data[key]
+        lines = field_lines(task.data, suffix)
+        if lines:
+            return lines
     return None
 
 
@@ -229,11 +209,11 @@ def _paper_01(pdf: Paper, dossier: Dossier, extra: dict[str, Any]) -> None:
 def supplement_items(dossier: Dossier, given: Any = None) -> list[str]:
     """The items given, else those of the latest decision asking for them (desk or specialist), else the
     dossier data's ``supplement_items``."""
-    items = _as_lines(given)
+    items = as_lines(given)
     if not items:
-        items = _as_lines(_decision_value(dossier, "supplement_items"))
+        items = as_lines(_decision_value(dossier, "supplement_items"))
     if not items:
-        items = _as_lines((dossier.data or {}).get("supplement_items"))
+        items = as_lines((dossier.data or {}).get("supplement_items"))
     return items
 
 
@@ -268,7 +248,7 @@ def refusal_reasons(dossier: Dossier, given: Any = None) -> list[str]:
     data = dossier.data or {}
     for value in (given, _decision_value(dossier, "refusal_reason"), data.get("refusal_reason"),
                   data.get("refusal_reasons"), data.get("reception_note")):
-        lines = _as_lines(value)
+        lines = as_lines(value)
         if lines:
             return lines
     return []
@@ -453,7 +433,7 @@ def stop_reasons(dossier: Dossier, given: Any = None) -> list[str]:
     data = dossier.data or {}
     for value in (given, _decision_value(dossier, "stop_reason"), _decision_value(dossier, "withdrawal_reason"),
                   data.get("stop_reason"), data.get("withdrawal_reason")):
-        lines = _as_lines(value)
+        lines = as_lines(value)
         if lines:
             return lines
     if dossier.status == 7:

@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from app.auth.models import Role, Unit
 from app.common.timefmt import fmt_datetime
+from app.dossiers.decisions import field_lines
 from app.dossiers.models import CHANNEL_LABELS, AuditLog, Dossier, DossierApology, DossierStep
 from app.extensions import db
 from app.i18n import N_, tr
@@ -41,45 +42,11 @@ class Entry:
         return fmt_datetime(self.at)
 
 
-def _as_lines(value: Any) -> list[str]:
-    """Text (one item a line), a list of strings, or a list of {name/label, note}: the items, trimmed."""
-    if value is None or value == "":
-        return []
-    if isinstance(value, str):
-        return [line.strip(" -•\t") for line in value.splitlines() if line.strip(" -•\t")]
-    if isinstance(value, dict):
-        value = [value]
-    if not isinstance(value, list):
-        return [str(value)]
-    lines = []
-    for item in value:
-        if isinstance(item, dict):
-            name = str(item.get("name") or item.get("label") or item.get("title") or "").strip()
-            note = str(item.get("note") or item.get("reason") or "").strip()
-            text = f"{name}: {note}" if name and note else name or note
-        else:
-            text = str(item).strip()
-        if text:
-            lines.append(text)
-    return lines
-
-
-def _field(data: dict[str, Any] | None, suffix: str) -> list[str]:
-    """A task's value of a field named `suffix` or `<prefix>_<suffix>` (as the papers read decisions)."""
-    data = data or {}
-    for key in sorted(data, key=lambda k: k != suffix):
-        if key == suffix or key.endswith("_" + suffix):
-            lines = _as_lines(data[key])
-            if lines:
-                return lines
-    return []
-
-
 def _decision_before(tasks: list[Task], at: datetime, suffix: str) -> list[str]:
     """What the latest task completed at or before `at` entered as `*suffix` (supplement items, refusal)."""
     for task in reversed(tasks):
         if task.completed_at is not None and task.completed_at <= at:
-            lines = _field(task.data, suffix)
+            lines = field_lines(task.data, suffix)
             if lines:
                 return lines
     return []

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from app.dossiers.decisions import as_lines
 from app.papers import documents, layout
 from app.papers.words import amount_in_words, number_words
 
@@ -47,10 +48,10 @@ def test_timeliness_early_on_time_late():
 
 
 def test_items_read_from_text_lists_and_objects():
-    assert documents._as_lines("- Ảnh 3x4\n\n• Tờ khai") == ["Ảnh 3x4", "Tờ khai"]
-    assert documents._as_lines([{"name": "CCCD", "note": "bản sao"}, "Ảnh", {"label": "Tờ khai"}]) == [
+    assert as_lines("- Ảnh 3x4\n\n• Tờ khai") == ["Ảnh 3x4", "Tờ khai"]
+    assert as_lines([{"name": "CCCD", "note": "bản sao"}, "Ảnh", {"label": "Tờ khai"}]) == [
         "CCCD: bản sao", "Ảnh", "Tờ khai"]
-    assert documents._as_lines(None) == [] and documents._as_lines("") == []
+    assert as_lines(None) == [] and as_lines("") == []
 
 
 def test_a_missing_font_is_a_clear_error(monkeypatch, tmp_path):
